@@ -1,0 +1,4 @@
+//! ringlb's data plane: the config model and parser, the lock-free backend tables,
+//! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
+
+pub mod config;
