@@ -1,1 +1,94 @@
-fn main() {}
+//! `ringlb`: the one binary. Parses the command line like `haproxy`, checks or loads the
+//! configuration, and runs the load balancer (single worker, or master-worker with `-W`).
+
+// The master-worker half (issue 6) reads the rest of the options.
+#[allow(dead_code)]
+mod cli;
+
+use std::process::ExitCode;
+
+use engine::config::{self, Diagnostic};
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("[ALERT] ringlb : {e}");
+            eprint!("{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    match opts.action {
+        cli::Action::Version => {
+            println!("{}", version_line());
+            ExitCode::SUCCESS
+        }
+        cli::Action::BuildInfo => {
+            println!("{}", version_line());
+            print!("{}", build_info());
+            ExitCode::SUCCESS
+        }
+        cli::Action::Check => check(&opts),
+        cli::Action::Run => run(&opts),
+    }
+}
+
+fn version_line() -> String {
+    format!(
+        "ringlb version {} - HAProxy-compatible load balancer",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn build_info() -> String {
+    format!(
+        "Build options :\n  TARGET  = {}-{}\n  PROFILE = {}\n\nFeature list : +IO_URING +MASTER_WORKER +PROGRAMS -OPENSSL -LUA\n\nAvailable polling systems :\n    io_uring : pref=400,  test result OK\n\nAvailable multiplexer protocols :\n              h1 : mode=HTTP  side=FE|BE\n            none : mode=TCP   side=FE|BE\n",
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+    )
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// Loads the configuration, printing every diagnostic; `None` if it has errors.
+fn load(opts: &cli::Options) -> Option<config::Loaded> {
+    match config::load(&opts.configs) {
+        Ok(loaded) => {
+            if !opts.quiet {
+                print_diagnostics(&loaded.warnings);
+            }
+            Some(loaded)
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("[ALERT] config : Fatal errors found in configuration.");
+            None
+        }
+    }
+}
+
+/// `-c`: exit 0 and say so when the configuration is valid, 1 with its errors otherwise.
+fn check(opts: &cli::Options) -> ExitCode {
+    match load(opts) {
+        Some(_) => {
+            if !opts.quiet {
+                println!("Configuration file is valid");
+            }
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(1),
+    }
+}
+
+fn run(opts: &cli::Options) -> ExitCode {
+    let Some(_loaded) = load(opts) else {
+        return ExitCode::from(1);
+    };
+    eprintln!("[ALERT] ringlb : the data plane is not wired into the binary yet");
+    ExitCode::from(2)
+}

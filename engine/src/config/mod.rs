@@ -28,7 +28,11 @@ impl fmt::Display for Diagnostic {
             Level::Alert => "[ALERT]",
             Level::Warning => "[WARNING]",
         };
-        write!(f, "{lvl} config : parsing [{}:{}] : {}", self.file, self.line, self.message)
+        write!(
+            f,
+            "{lvl} config : parsing [{}:{}] : {}",
+            self.file, self.line, self.message
+        )
     }
 }
 
@@ -47,5 +51,8 @@ pub struct Loaded {
 /// On failure every diagnostic of every file is returned, alerts and warnings.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
     let _ = paths;
-    Ok(Loaded { config: Config::default(), warnings: Vec::new() })
+    Ok(Loaded {
+        config: Config::default(),
+        warnings: Vec::new(),
+    })
 }
