@@ -4,6 +4,14 @@
 // The master-worker half (issue 6) reads the rest of the options.
 #[allow(dead_code)]
 mod cli;
+// The worker side of the link is used once the lead wires worker mode.
+#[allow(dead_code)]
+mod link;
+mod master;
+mod mcli;
+mod program;
+#[allow(dead_code)]
+mod sys;
 
 use std::process::ExitCode;
 
@@ -29,6 +37,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Action::Check => check(&opts),
+        // TODO(lead): a worker started by the master has `link::worker_env()` = Some: it must
+        // run the engine on the inherited listeners (checked before `master_worker`, since
+        // the worker gets the same `-W` arguments).
+        cli::Action::Run if opts.master_worker => master::run(&opts, &|| master_config(&opts)),
         cli::Action::Run => run(&opts),
     }
 }
@@ -82,6 +94,18 @@ fn check(opts: &cli::Options) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => ExitCode::from(1),
+    }
+}
+
+/// The master's view of the configuration. TODO(lead): fill programs, listeners,
+/// hard-stop-after and mworker-max-reloads from `config::Loaded`.
+fn master_config(opts: &cli::Options) -> Result<master::MasterConfig, Vec<String>> {
+    match config::load(&opts.configs) {
+        Ok(loaded) => Ok(master::MasterConfig {
+            startup_warnings: loaded.warnings.iter().map(|d| d.to_string()).collect(),
+            ..master::MasterConfig::default()
+        }),
+        Err(diags) => Err(diags.iter().map(|d| d.to_string()).collect()),
     }
 }
 
