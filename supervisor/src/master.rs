@@ -1549,3 +1549,412 @@ fn push_answer(s: &mut Session, text: &str) {
     }
     s.output.push(b'\n');
 }
+
+#[cfg(test)]
+mod tests {
+    //! End-to-end tests of the master with a stand-in worker: this test binary re-executes
+    //! itself (`role_entry`) as the master (under `RINGLB_TEST_ROLE=master`) and as its
+    //! workers (recognized by the link's own environment). The real binary's worker mode
+    //! is the lead's glue; everything the master does is real here: fork/exec, inherited
+    //! listeners, the link, programs, signals, the Master CLI over a unix socket.
+
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    const ROLE: &str = "RINGLB_TEST_ROLE";
+    const ARGS: &str = "RINGLB_TEST_ARGS";
+    const CFG: &str = "RINGLB_TEST_CFG";
+    const DRAIN_MS: &str = "RINGLB_TEST_DRAIN_MS";
+    const TEST_NAME: &str = "master::tests::role_entry";
+
+    /// Every wait of these tests ends by this deadline.
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    fn self_args() -> Vec<OsString> {
+        let exe = std::env::current_exe().expect("test binary path");
+        vec![
+            exe.into(),
+            TEST_NAME.into(),
+            "--exact".into(),
+            "--nocapture".into(),
+            "--test-threads=1".into(),
+        ]
+    }
+
+    /// The test config: `listen <addr>`, `program <name>|<user>|<group>|<0/1>|<arg>|<arg>...`,
+    /// `hard-stop-after <secs>`, `invalid`.
+    fn load_test_cfg() -> Result<MasterConfig, Vec<String>> {
+        let path = std::env::var(CFG).map_err(|_| vec!["no test config".to_string()])?;
+        let text = std::fs::read_to_string(&path).map_err(|e| vec![e.to_string()])?;
+        let mut c = MasterConfig::default();
+        for (n, line) in text.lines().enumerate() {
+            let (kw, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match kw {
+                "listen" => c
+                    .listeners
+                    .push(rest.parse().map_err(|_| vec!["bad addr".into()])?),
+                "hard-stop-after" => c.hard_stop_after = Some(Duration::from_secs(rest.parse().unwrap_or(1))),
+                "program" => {
+                    let f: Vec<&str> = rest.splitn(5, '|').collect();
+                    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+                    c.programs.push(ProgramSpec {
+                        name: f[0].into(),
+                        user: opt(f[1]),
+                        group: opt(f[2]),
+                        start_on_reload: f[3] == "1",
+                        command: f[4].split('|').map(String::from).collect(),
+                    });
+                }
+                "invalid" => {
+                    return Err(vec![format!(
+                        "config : parsing [{path}:{}] : unknown keyword 'invalid' out of section.",
+                        n + 1
+                    )])
+                }
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    fn fake_worker(env: link::WorkerEnv) -> ! {
+        let stop = link::install_soft_stop().expect("SIGUSR1 handler");
+        for (_, fd) in env.listen_fds {
+            let l = TcpListener::from(fd);
+            std::thread::spawn(move || {
+                let _ = l.set_nonblocking(false);
+                for c in l.incoming().flatten() {
+                    let mut c = c;
+                    let _ = write!(c, "HTTP/1.0 200 OK\r\n\r\nworker {}\n", std::process::id());
+                }
+            });
+        }
+        let link = std::sync::Arc::new(env.master);
+        link.notify_ready().expect("ready");
+        let l2 = link.clone();
+        std::thread::spawn(move || {
+            let _ = l2.serve(|line, level| match line {
+                "show info" => format!("Name: ringlb\nPid: {}\n", std::process::id()),
+                "show cli level" => format!("{}\n", level.as_str()),
+                _ => format!("Unknown command: '{line}'\n"),
+            });
+            std::process::exit(3);
+        });
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let drain: u64 = std::env::var(DRAIN_MS)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(drain));
+        std::process::exit(0)
+    }
+
+    /// Not a test of its own: the entry point of the re-executed roles (a no-op otherwise).
+    #[test]
+    fn role_entry() {
+        match link::worker_env() {
+            Ok(Some(env)) => fake_worker(env),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("bad worker env: {e}");
+                std::process::exit(2)
+            }
+        }
+        if std::env::var(ROLE).as_deref() != Ok("master") {
+            return;
+        }
+        let args: Vec<String> = std::env::var(ARGS)
+            .unwrap_or_default()
+            .split('\x1f')
+            .map(String::from)
+            .collect();
+        let opts = cli::parse(args).expect("test command line");
+        let worker = WorkerCommand {
+            program: std::env::current_exe().expect("test binary path"),
+            args: self_args(),
+        };
+        let code = run_with(&opts, &load_test_cfg, &worker);
+        std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+    }
+
+    struct Harness {
+        dir: PathBuf,
+        master: Child,
+        sock: PathBuf,
+        log: PathBuf,
+    }
+
+    impl Drop for Harness {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("--- master log ---\n{}", self.log_text());
+            }
+            let _ = self.master.kill();
+            let _ = self.master.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn alive(pid: i32) -> bool {
+        // A zombie still answers kill(0); its state in /proc says Z.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(s) => !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    impl Harness {
+        fn start(name: &str, cfg: &str, drain_ms: u64) -> Self {
+            let dir = std::env::temp_dir().join(format!("ringlb-master-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let sock = dir.join("master.sock");
+            let log = dir.join("master.log");
+            let cfg_path = dir.join("test.cfg");
+            std::fs::write(&cfg_path, cfg).expect("write cfg");
+            let args = [
+                "-W",
+                "-S",
+                sock.to_str().expect("utf-8 path"),
+                "-f",
+                cfg_path.to_str().expect("utf-8 path"),
+                "-p",
+                dir.join("pid").to_str().expect("utf-8 path"),
+            ]
+            .join("\x1f");
+            let out = std::fs::File::create(&log).expect("log file");
+            let err = out.try_clone().expect("dup log");
+            let a = self_args();
+            let master = Command::new(&a[0])
+                .args(&a[1..])
+                .env(ROLE, "master")
+                .env(ARGS, args)
+                .env(CFG, &cfg_path)
+                .env(DRAIN_MS, drain_ms.to_string())
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .expect("spawn master");
+            let h = Harness {
+                dir,
+                master,
+                sock,
+                log,
+            };
+            wait_for("the master socket", || h.sock.exists().then_some(()));
+            h
+        }
+
+        fn cli(&self, cmd: &str) -> String {
+            let mut s = UnixStream::connect(&self.sock).expect("connect master CLI");
+            s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            s.write_all(format!("{cmd}\n").as_bytes()).expect("send");
+            s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+            let mut out = String::new();
+            s.read_to_string(&mut out).expect("read answer");
+            out
+        }
+
+        fn log_text(&self) -> String {
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        }
+
+        fn wait_log(&self, needle: &str) {
+            wait_for(needle, || self.log_text().contains(needle).then_some(()));
+        }
+
+        fn set_cfg(&self, cfg: &str) {
+            std::fs::write(self.dir.join("test.cfg"), cfg).expect("write cfg");
+        }
+
+        /// (pid, type) of every process line in `show proc`, with the section it is in.
+        fn procs(&self) -> Vec<(String, i32, String)> {
+            let mut section = String::from("master");
+            let mut out = Vec::new();
+            for l in self.cli("show proc").lines() {
+                if let Some(s) = l.strip_prefix("# ") {
+                    section = s.to_string();
+                    continue;
+                }
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if let (Some(pid), Some(name)) = (f.first().and_then(|p| p.parse().ok()), f.get(1)) {
+                    out.push((section.clone(), pid, name.to_string()));
+                }
+            }
+            out
+        }
+
+        fn pid_of(&self, section: &str, name: &str) -> Option<i32> {
+            self.procs()
+                .into_iter()
+                .find(|(s, _, n)| s == section && n == name)
+                .map(|(_, p, _)| p)
+        }
+    }
+
+    #[test]
+    fn master_walkthrough() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let whoami_out = std::env::temp_dir().join(format!("ringlb-whoami-{}", std::process::id()));
+        let cfg = format!(
+            "listen 127.0.0.1:{port}\n\
+             program echo|||1|echo|Hello, World!\n\
+             program sleeper|||0|sleep|300\n\
+             program napper|||1|sleep|301\n\
+             program whoami|nobody|nogroup|1|sh|-c|id -un >{}; exec sleep 302\n\
+             program crasher|||1|sh|-c|exit 3\n",
+            whoami_out.display()
+        );
+        let h = Harness::start("walk", &cfg, 1500);
+        // Programs: output shown, exits logged in HAProxy's words, user applied, back-off.
+        h.wait_log("Hello, World!");
+        h.wait_log("Current program 'echo' (");
+        assert!(
+            h.log_text().contains("exited with code 0 (Exit)"),
+            "{}",
+            h.log_text()
+        );
+        h.wait_log("program 'crasher' failed 2 time(s) in a row, starting it again in 2s");
+        let who = wait_for("whoami output", || {
+            std::fs::read_to_string(&whoami_out)
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
+        let _ = std::fs::remove_file(&whoami_out);
+        assert_eq!(who.trim(), "nobody");
+        let pidfile = std::fs::read_to_string(h.dir.join("pid")).expect("pidfile");
+        assert_eq!(pidfile.trim().parse::<u32>().ok(), Some(h.master.id()));
+        // show proc.
+        let w1 = wait_for("a ready worker", || {
+            h.cli("@1 show info")
+                .contains("Pid: ")
+                .then(|| h.pid_of("workers", "worker"))?
+        });
+        let p = h.cli("show proc");
+        assert!(p.starts_with("#<PID>          <type>          <reloads>"), "{p}");
+        assert!(p.lines().nth(1).is_some_and(|l| l.contains(" master ")), "{p}");
+        for name in ["sleeper", "napper", "whoami"] {
+            assert!(h.pid_of("programs", name).is_some(), "{name} in {p}");
+        }
+        let sleeper = h.pid_of("programs", "sleeper");
+        let napper = h.pid_of("programs", "napper");
+        // Forwarding, levels.
+        assert!(h.cli("@1 show info").contains(&format!("Pid: {w1}\n")));
+        assert!(h
+            .cli(&format!("@!{w1} show info"))
+            .contains(&format!("Pid: {w1}\n")));
+        assert!(h
+            .cli("@9 show info")
+            .contains("Can't find the target PID matching the prefix '@9'"));
+        assert_eq!(
+            h.cli("@1; show cli level"),
+            "admin\n\n",
+            "bare @1 sets the target"
+        );
+        assert_eq!(h.cli("user; @1 show cli level"), "\nuser\n\n", "level forwarded");
+        assert!(h.cli("help").contains("show proc"));
+        assert_eq!(h.cli("show cli level").trim(), "admin");
+        assert_eq!(h.cli("operator; show cli level").trim(), "operator");
+        assert_eq!(h.cli("user; show cli level").trim(), "user");
+        assert_eq!(h.cli("user; operator").trim(), "Permission denied");
+        assert!(h.cli("user; reload").contains("Permission denied"));
+        assert!(h.cli("show info").starts_with("Unknown command: 'show'"));
+        // Traffic reaches the worker through the master's listener.
+        let get = || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.set_read_timeout(Some(DEADLINE)).ok()?;
+            let mut b = String::new();
+            s.read_to_string(&mut b).ok()?;
+            b.lines().last().map(String::from)
+        };
+        assert_eq!(get(), Some(format!("worker {w1}")));
+        // Reload: new worker, sleeper kept, napper restarted, old worker drains.
+        let r = h.cli("reload");
+        assert!(r.starts_with("Success=1\n--\n"), "{r}");
+        assert!(r.contains("Loading success."), "{r}");
+        let w2 = h.pid_of("workers", "worker").expect("new worker");
+        assert_ne!(w2, w1);
+        assert_eq!(h.pid_of("old workers", "worker"), Some(w1), "old worker draining");
+        assert!(h
+            .cli(&format!("@!{w1} show info"))
+            .contains(&format!("Pid: {w1}\n")));
+        assert_eq!(h.pid_of("programs", "sleeper"), sleeper);
+        let napper2 = wait_for("napper restarted", || h.pid_of("programs", "napper"));
+        assert_ne!(Some(napper2), napper);
+        wait_for("old worker gone", || (!alive(w1)).then_some(()));
+        assert_eq!(h.pid_of("old workers", "worker"), None);
+        h.wait_log(&format!("Former worker ({w1}) exited with code 0 (Exit)"));
+        assert_eq!(get(), Some(format!("worker {w2}")));
+        // An invalid config keeps the running worker and says why.
+        h.set_cfg("invalid\n");
+        let r = h.cli("reload");
+        assert!(r.starts_with("Success=0\n--\n"), "{r}");
+        assert!(r.contains("unknown keyword 'invalid'"), "{r}");
+        assert!(r.contains("Loading failure!"), "{r}");
+        assert_eq!(h.pid_of("workers", "worker"), Some(w2));
+        assert!(h.cli("show proc").contains("2 [failed: 1]"));
+        h.set_cfg(&cfg);
+        // A crashed worker is replaced.
+        sys::kill(w2, libc::SIGKILL).expect("kill worker");
+        let w3 = wait_for("replacement worker", || {
+            h.pid_of("workers", "worker").filter(|p| *p != w2)
+        });
+        wait_for("replacement ready", || {
+            h.cli("@1 show info")
+                .contains(&format!("Pid: {w3}"))
+                .then_some(())
+        });
+        assert!(h
+            .log_text()
+            .contains(&format!("Current worker ({w2}) exited with code 137 (Killed)")));
+        assert_eq!(get(), Some(format!("worker {w3}")));
+        // SIGTERM: everything stops, the master last.
+        let children: Vec<i32> = h.procs().into_iter().map(|(_, p, _)| p).collect();
+        let mut h = h;
+        sys::kill(h.master.id() as i32, libc::SIGTERM).expect("kill master");
+        let st = wait_for("master exit", || h.master.try_wait().ok().flatten());
+        assert!(st.success(), "{st:?}");
+        for p in children {
+            assert!(!alive(p), "child {p} outlived the master");
+        }
+        h.wait_log("All workers exited. Exiting... (0)");
+        assert!(!h.sock.exists(), "master socket removed");
+    }
+
+    #[test]
+    fn program_ignoring_sigterm_is_killed_and_reload_keeps_or_restarts() {
+        let cfg = "program stubborn|||1|sh|-c|trap '' TERM; while :; do sleep 0.1; done\n";
+        let h = Harness::start("stubborn", cfg, 0);
+        let pid = wait_for("stubborn started", || h.pid_of("programs", "stubborn"));
+        wait_for("worker ready", || {
+            h.cli("@1 show info").contains("Pid:").then_some(())
+        });
+        // A reload restarts it: the old one ignores SIGTERM and is killed after the grace.
+        assert!(h.cli("reload").starts_with("Success=1"));
+        assert_eq!(h.pid_of("old programs", "stubborn"), Some(pid));
+        let t0 = Instant::now();
+        wait_for("stubborn killed", || (!alive(pid)).then_some(()));
+        let took = t0.elapsed();
+        assert!(took <= program::STOP_GRACE + Duration::from_secs(2), "{took:?}");
+        h.wait_log(&format!(
+            "Former program 'stubborn' ({pid}) exited with code 137 (Killed)"
+        ));
+    }
+}
