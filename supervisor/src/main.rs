@@ -37,11 +37,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Action::Check => check(&opts),
-        // TODO(lead): a worker started by the master has `link::worker_env()` = Some: it must
-        // run the engine on the inherited listeners (checked before `master_worker`, since
-        // the worker gets the same `-W` arguments).
-        cli::Action::Run if opts.master_worker => master::run(&opts, &|| master_config(&opts)),
-        cli::Action::Run => run(&opts),
+        // A worker started by the master carries the same `-W` arguments: it is told apart
+        // by its environment, checked first so that it never becomes a master itself.
+        cli::Action::Run => match link::worker_env() {
+            Ok(Some(env)) => run_worker(&opts, env),
+            Ok(None) if opts.master_worker => master::run(&opts, &|| master_config(&opts)),
+            Ok(None) => run(&opts),
+            Err(e) => {
+                eprintln!("[ALERT] ringlb : {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -107,6 +113,15 @@ fn master_config(opts: &cli::Options) -> Result<master::MasterConfig, Vec<String
         }),
         Err(diags) => Err(diags.iter().map(|d| d.to_string()).collect()),
     }
+}
+
+/// A worker under the master. TODO(lead): load the config, run the engine on
+/// `env.listen_fds` (already bound and listening), call `env.master.notify_ready()` once it
+/// accepts, serve `env.master.serve(|line, level| ...)` with the Runtime API in a thread
+/// (return when it returns: the master is gone), and soft-stop on `link::install_soft_stop()`.
+fn run_worker(opts: &cli::Options, env: link::WorkerEnv) -> ExitCode {
+    let _ = env;
+    run(opts)
 }
 
 fn run(opts: &cli::Options) -> ExitCode {

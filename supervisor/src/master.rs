@@ -521,7 +521,6 @@ impl<'a> Master<'a> {
             notify_systemd("READY=1");
         }
         self.notified_ready = true;
-        self.worker_failures = 0;
         if let Some((hard, waiters)) = self.queued_reload.take() {
             self.start_reload(now, hard, waiters);
         }
