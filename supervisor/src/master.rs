@@ -250,7 +250,6 @@ struct Master<'a> {
     signal_pipe: std::fs::File,
     next_req: u32,
     capture: Option<Vec<String>>,
-    notified_ready: bool,
 }
 
 fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -396,7 +395,6 @@ impl<'a> Master<'a> {
             signal_pipe,
             next_req: 0,
             capture: None,
-            notified_ready: false,
         };
         for w in &cfg.startup_warnings {
             m.log(Severity::Warning, w);
@@ -520,7 +518,6 @@ impl<'a> Master<'a> {
         if self.opts.systemd {
             notify_systemd("READY=1");
         }
-        self.notified_ready = true;
         if let Some((hard, waiters)) = self.queued_reload.take() {
             self.start_reload(now, hard, waiters);
         }
@@ -1528,6 +1525,15 @@ impl<'a> Master<'a> {
                             self.session_readable(sid, now);
                         }
                         self.flush(sid);
+                        // Hang-up after the end of input: the peer is gone both ways, and
+                        // poll would report it again at once (no busy loop while waiting).
+                        if fd.revents & sys::POLLERR_HUP != 0 {
+                            if let Some(s) = self.sessions.iter_mut().find(|s| s.id == sid) {
+                                if s.eof {
+                                    s.dead = true;
+                                }
+                            }
+                        }
                     }
                     Slot::Worker(pid) => {
                         if fd.revents & (sys::POLLIN | sys::POLLERR_HUP) != 0 {
@@ -1717,6 +1723,10 @@ mod tests {
 
     impl Harness {
         fn start(name: &str, cfg: &str, drain_ms: u64) -> Self {
+            Self::start_with(name, cfg, drain_ms, "-W", &[])
+        }
+
+        fn start_with(name: &str, cfg: &str, drain_ms: u64, mode: &str, env: &[(&str, &str)]) -> Self {
             let dir = std::env::temp_dir().join(format!("ringlb-master-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("temp dir");
@@ -1725,7 +1735,7 @@ mod tests {
             let cfg_path = dir.join("test.cfg");
             std::fs::write(&cfg_path, cfg).expect("write cfg");
             let args = [
-                "-W",
+                mode,
                 "-S",
                 sock.to_str().expect("utf-8 path"),
                 "-f",
@@ -1743,6 +1753,7 @@ mod tests {
                 .env(ARGS, args)
                 .env(CFG, &cfg_path)
                 .env(DRAIN_MS, drain_ms.to_string())
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -1955,5 +1966,58 @@ mod tests {
         h.wait_log(&format!(
             "Former program 'stubborn' ({pid}) exited with code 137 (Killed)"
         ));
+    }
+
+    #[test]
+    fn hard_stop_after_hard_reload_sighup_and_systemd() {
+        let dir = std::env::temp_dir().join(format!("ringlb-notify-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let notify = std::os::unix::net::UnixDatagram::bind(&dir).expect("notify socket");
+        notify.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let recv = || {
+            let mut b = [0u8; 256];
+            let n = notify.recv(&mut b).expect("notify message");
+            String::from_utf8_lossy(&b[..n]).into_owned()
+        };
+        let h = Harness::start_with(
+            "hardstop",
+            "hard-stop-after 1\n",
+            10_000,
+            "-Ws",
+            &[("NOTIFY_SOCKET", dir.to_str().expect("utf-8 path"))],
+        );
+        assert_eq!(recv(), "READY=1");
+        let w1 = wait_for("worker", || h.pid_of("workers", "worker"));
+        // hard-stop-after: the old worker, draining for 10 s, gets SIGTERM after 1 s.
+        assert!(h.cli("reload").starts_with("Success=1"));
+        assert_eq!(recv(), "RELOADING=1");
+        assert_eq!(recv(), "READY=1");
+        let t0 = Instant::now();
+        h.wait_log(&format!("Former worker ({w1}) exited with code 143 (Terminated)"));
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        // hard-reload: the old worker gets SIGTERM at once.
+        let w2 = h.pid_of("workers", "worker").expect("worker");
+        assert!(h.cli("hard-reload").starts_with("Success=1"));
+        h.wait_log(&format!("Former worker ({w2}) exited with code 143 (Terminated)"));
+        // SIGHUP reloads too.
+        let w3 = h.pid_of("workers", "worker").expect("worker");
+        sys::kill(h.master.id() as i32, libc::SIGHUP).expect("SIGHUP");
+        wait_for("reload by SIGHUP", || {
+            h.pid_of("workers", "worker").filter(|p| *p != w3)
+        });
+        assert!(h.cli("show proc").contains(" 3 [failed: 0] "));
+        let mut h = h;
+        sys::kill(h.master.id() as i32, libc::SIGTERM).expect("SIGTERM");
+        let mut saw_stopping = false;
+        for _ in 0..8 {
+            if recv() == "STOPPING=1" {
+                saw_stopping = true;
+                break;
+            }
+        }
+        assert!(saw_stopping);
+        let st = wait_for("master exit", || h.master.try_wait().ok().flatten());
+        assert!(st.success(), "{st:?}");
+        let _ = std::fs::remove_file(&dir);
     }
 }
