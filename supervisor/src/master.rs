@@ -464,6 +464,7 @@ impl<'a> Master<'a> {
         log: Vec<String>,
     ) -> io::Result<()> {
         debug_assert!(self.pending.is_none());
+        debug_assert!(self.stopping.is_none());
         let pid = self.spawn_worker(now)?;
         self.pending = Some(Pending {
             pid,
@@ -512,6 +513,8 @@ impl<'a> Master<'a> {
         for (wpid, sig) in signalled {
             let _ = sys::kill(wpid, sig);
         }
+        debug_assert!(self.workers.iter().filter(|w| !w.leaving).count() <= 1);
+        debug_assert!(self.pending.is_none());
         self.log(Severity::Notice, "Loading success.");
         let log = self.capture.take().unwrap_or_default();
         self.answer_reload(&p.waiters, true, &log);
@@ -1277,11 +1280,12 @@ impl<'a> Master<'a> {
         let Some(w) = self.workers.iter_mut().find(|w| w.pid == pid) else {
             return;
         };
+        // One command per request: a `;` that was escaped on the master CLI stays escaped.
         w.out.extend_from_slice(
             &Frame::Request {
                 id: req,
                 level,
-                line: line.to_string(),
+                line: line.replace(';', "\\;"),
             }
             .encode(),
         );
@@ -1828,7 +1832,7 @@ mod tests {
              program echo|||1|echo|Hello, World!\n\
              program sleeper|||0|sleep|300\n\
              program napper|||1|sleep|301\n\
-             program whoami|nobody|nogroup|1|sh|-c|id -un >{}; exec sleep 302\n\
+             program whoami|nobody|nogroup|1|sh|-c|id -un >{0}.tmp; id -gn >>{0}.tmp; mv {0}.tmp {0}; exec sleep 302\n\
              program crasher|||1|sh|-c|exit 3\n",
             whoami_out.display()
         );
@@ -1848,7 +1852,7 @@ mod tests {
                 .filter(|s| !s.is_empty())
         });
         let _ = std::fs::remove_file(&whoami_out);
-        assert_eq!(who.trim(), "nobody");
+        assert_eq!(who, "nobody\nnogroup\n");
         let pidfile = std::fs::read_to_string(h.dir.join("pid")).expect("pidfile");
         assert_eq!(pidfile.trim().parse::<u32>().ok(), Some(h.master.id()));
         // show proc.
@@ -2019,5 +2023,45 @@ mod tests {
         let st = wait_for("master exit", || h.master.try_wait().ok().flatten());
         assert!(st.success(), "{st:?}");
         let _ = std::fs::remove_file(&dir);
+    }
+
+    fn fd_count(pid: u32) -> usize {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+    }
+
+    #[test]
+    fn reloads_leak_no_fds_or_children() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let cfg = format!("listen 127.0.0.1:{port}\nprogram nap|||1|sleep|60\n");
+        let h = Harness::start("leak", &cfg, 0);
+        wait_for("worker ready", || {
+            h.cli("@1 show info").contains("Pid:").then_some(())
+        });
+        assert!(h.cli("reload").starts_with("Success=1"));
+        wait_for("one worker", || {
+            (!h.cli("show proc").contains("# old")).then_some(())
+        });
+        let before = fd_count(h.master.id());
+        for i in 0..30 {
+            let r = h.cli("reload");
+            assert!(r.starts_with("Success=1"), "reload {i}: {r}");
+        }
+        wait_for("old workers and programs gone", || {
+            (!h.cli("show proc").contains("# old")).then_some(())
+        });
+        let after = fd_count(h.master.id());
+        assert_eq!(before, after, "master fds before and after 30 reloads");
+        assert!(h.cli("show proc").contains(" 31 [failed: 0] "));
+        // Children are listed per thread (the master runs on the test harness's thread).
+        let kids: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", h.master.id()))
+            .expect("tasks")
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| c.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(kids.len(), 2, "one worker, one program: {kids:?}");
     }
 }
