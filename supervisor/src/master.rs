@@ -1627,6 +1627,10 @@ mod tests {
     }
 
     fn fake_worker(env: link::WorkerEnv) -> ! {
+        if std::env::var_os("NOTIFY_SOCKET").is_some() {
+            eprintln!("a worker must not inherit NOTIFY_SOCKET");
+            std::process::exit(9);
+        }
         let stop = link::install_soft_stop().expect("SIGUSR1 handler");
         for (_, fd) in env.listen_fds {
             let l = TcpListener::from(fd);

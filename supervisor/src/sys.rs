@@ -24,6 +24,9 @@ pub const GROUPS_MAX: usize = 1024;
 /// Why: big group entries (many members) need more than the usual 1 KiB; 1 MiB is a ceiling.
 const NSS_BUF_BYTES_MAX: usize = 1 << 20;
 
+/// Variables a child never inherits: only the master talks to systemd (`-Ws`).
+const ENV_NOT_INHERITED: &[&str] = &["NOTIFY_SOCKET"];
+
 /// Credentials applied in the child before exec: setgroups, setgid, then setuid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Creds {
@@ -59,7 +62,8 @@ fn cstring(s: &OsStr) -> Result<CString, PrepareError> {
 
 impl ExecSpec {
     /// Builds the exec arguments: `path` is the file to exec (already resolved), `argv`
-    /// includes argv[0]; the environment is the current one with `extra_env` set on top.
+    /// includes argv[0]; the environment is the current one with `extra_env` set on top
+    /// and `NOTIFY_SOCKET` removed.
     pub fn new(
         path: &Path,
         argv: &[OsString],
@@ -79,7 +83,9 @@ impl ExecSpec {
         let argv = argv.iter().map(|a| cstring(a)).collect::<Result<Vec<_>, _>>()?;
         let mut envp = Vec::new();
         for (k, v) in std::env::vars_os() {
-            if extra_env.iter().any(|(ek, _)| OsStr::new(ek) == k) {
+            if extra_env.iter().any(|(ek, _)| OsStr::new(ek) == k)
+                || ENV_NOT_INHERITED.iter().any(|n| OsStr::new(n) == k)
+            {
                 continue;
             }
             let mut kv = k;
@@ -558,6 +564,23 @@ mod tests {
             ),
             Err(PrepareError::TooManyFds { .. })
         ));
+    }
+
+    #[test]
+    fn exec_env() {
+        let spec = ExecSpec::new(
+            Path::new("/bin/true"),
+            &["true".into()],
+            &[("PATH".into(), "/x".into()), ("RINGLB_X".into(), "1".into())],
+            None,
+            vec![],
+        )
+        .expect("valid");
+        let env: Vec<&[u8]> = spec.envp.iter().map(|c| c.as_bytes()).collect();
+        assert_eq!(env.iter().filter(|e| e.starts_with(b"PATH=")).count(), 1);
+        assert!(env.contains(&&b"PATH=/x"[..]));
+        assert!(env.contains(&&b"RINGLB_X=1"[..]));
+        assert!(!env.iter().any(|e| e.starts_with(b"NOTIFY_SOCKET=")));
     }
 
     #[test]
