@@ -344,6 +344,7 @@ impl<'a> Master<'a> {
         worker_cmd: &'a WorkerCommand,
     ) -> Result<Self, String> {
         let pid = std::process::id();
+        debug_assert!(opts.master_worker);
         let signal_pipe =
             std::fs::File::from(sys::install_master_signals().map_err(|e| format!("signal set-up: {e}"))?);
         let cfg = match load() {
@@ -365,6 +366,14 @@ impl<'a> Master<'a> {
         for spec in &opts.master_cli {
             clis.push(bind_cli(spec)?);
         }
+        // `-D`: leave the foreground once everything that can fail at start-up has been
+        // checked (the shell sees config and bind errors), before any child exists.
+        let pid = if opts.daemon && !opts.foreground {
+            sys::daemonize().map_err(|e| format!("cannot go daemon: {e}"))?;
+            std::process::id()
+        } else {
+            pid
+        };
         if let Some(p) = &opts.pidfile {
             std::fs::write(p, format!("{pid}\n"))
                 .map_err(|e| format!("cannot create pidfile {}: {e}", p.display()))?;

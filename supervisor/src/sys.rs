@@ -181,6 +181,28 @@ pub fn spawn(spec: &ExecSpec) -> io::Result<libc::pid_t> {
     child_fail(b"[ALERT]    ringlb : execve failed\n")
 }
 
+/// `-D`: forks, the parent exits 0 at once, the child starts a new session with stdin on
+/// /dev/null (stdout and stderr are kept: they carry the master's log). Call only while the
+/// process has a single thread: the child goes on running Rust code after `fork`.
+pub fn daemonize() -> io::Result<()> {
+    let devnull = std::fs::File::open("/dev/null")?;
+    // SAFETY: the caller guarantees a single-threaded process, so the child's copy of the
+    // memory has no lock held by a vanished thread and may keep running normal code; the
+    // parent leaves through _exit without touching shared state.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid > 0 {
+            libc::_exit(0);
+        }
+        libc::setsid();
+        libc::dup2(devnull.as_raw_fd(), 0);
+    }
+    Ok(())
+}
+
 /// Finds `cmd` like execvp: a name with a `/` is used as is, else each `PATH` entry is
 /// tried for an executable regular file.
 pub fn find_in_path(cmd: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {

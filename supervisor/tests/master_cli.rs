@@ -206,3 +206,36 @@ fn master_cli_tcp_with_level() {
     let st = stop(&mut m);
     assert!(st.success(), "{st:?}");
 }
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn master_daemon_mode() {
+    let sock = std::env::temp_dir().join(format!("ringlb-it-daemon-sock-{}", std::process::id()));
+    let mut m = start("daemon", &["-D".into(), "-S".into(), sock.display().to_string()]);
+    let st = wait_for("foreground process exit", || m.child.try_wait().ok().flatten());
+    assert!(st.success(), "{st:?}");
+    let pid: u32 = wait_for("pidfile", || {
+        std::fs::read_to_string(m.dir.join("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    assert_ne!(pid, m.child.id(), "the daemon is a new process");
+    wait_for("master socket", || sock.exists().then_some(()));
+    let p = unix_cli(&sock, "show proc");
+    assert!(p.contains(&format!("\n{pid:<15} master ")), "{p}");
+    let st = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    wait_for("daemon exit", || (!alive(pid)).then_some(()));
+    assert!(!sock.exists());
+}
