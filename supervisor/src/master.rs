@@ -1611,6 +1611,7 @@ mod tests {
                 "listen" => c
                     .listeners
                     .push(rest.parse().map_err(|_| vec!["bad addr".into()])?),
+                "max-reloads" => c.max_reloads = rest.parse().ok(),
                 "hard-stop-after" => c.hard_stop_after = Some(Duration::from_secs(rest.parse().unwrap_or(1))),
                 "program" => {
                     let f: Vec<&str> = rest.splitn(5, '|').collect();
@@ -2076,5 +2077,21 @@ mod tests {
             .flat_map(|c| c.split_whitespace().map(String::from).collect::<Vec<_>>())
             .collect();
         assert_eq!(kids.len(), 2, "one worker, one program: {kids:?}");
+    }
+
+    #[test]
+    fn max_reloads_stops_old_workers() {
+        let h = Harness::start("maxreloads", "max-reloads 1\n", 10_000);
+        wait_for("worker ready", || {
+            h.cli("@1 show info").contains("Pid:").then_some(())
+        });
+        let w1 = h.pid_of("workers", "worker").expect("worker");
+        assert!(h.cli("reload").starts_with("Success=1"));
+        let w2 = h.pid_of("workers", "worker").expect("worker");
+        assert!(h.cli("reload").starts_with("Success=1"));
+        // w1 survived 2 reloads (> 1): SIGTERM; w2 survived 1: still draining.
+        h.wait_log(&format!("Former worker ({w1}) exited with code 143 (Terminated)"));
+        assert!(alive(w2));
+        assert_eq!(h.pid_of("old workers", "worker"), Some(w2));
     }
 }
