@@ -952,8 +952,9 @@ impl<'a> Master<'a> {
         let expired: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|s| {
-                matches!(s.waiting, Some(Wait::Worker { since, .. }) if now.saturating_duration_since(since) >= FORWARD_TIMEOUT)
+            .filter(|s| match s.waiting {
+                Some(Wait::Worker { since, .. }) => now.saturating_duration_since(since) >= FORWARD_TIMEOUT,
+                _ => false,
             })
             .map(|s| s.id)
             .collect();
