@@ -89,7 +89,7 @@ pub type Loader<'a> = &'a dyn Fn() -> Result<MasterConfig, Vec<String>>;
 pub struct WorkerCommand {
     /// File to exec.
     pub program: PathBuf,
-    /// argv, argv[0] included.
+    /// argv, `argv[0]` included.
     pub args: Vec<OsString>,
 }
 

@@ -62,7 +62,7 @@ fn cstring(s: &OsStr) -> Result<CString, PrepareError> {
 
 impl ExecSpec {
     /// Builds the exec arguments: `path` is the file to exec (already resolved), `argv`
-    /// includes argv[0]; the environment is the current one with `extra_env` set on top
+    /// includes `argv[0]`; the environment is the current one with `extra_env` set on top
     /// and `NOTIFY_SOCKET` removed.
     pub fn new(
         path: &Path,
