@@ -39,6 +39,14 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why: each holds buffers; 256 operators at once is far above real use.
 pub const SESSIONS_MAX: usize = 256;
 
+/// A non-interactive session with nothing to wait for is closed after this much silence.
+/// Why: HAProxy's CLI default; a stuck client must not hold one of [`SESSIONS_MAX`] slots.
+pub const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The same for an interactive (`prompt`) session, where a human types.
+/// Why: long enough for a person reading output, bounded so leaked sessions go away.
+pub const SESSION_INTERACTIVE_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Bytes buffered from one session before a complete line must appear.
 /// Why: a line longer than the CLI limit is refused, not buffered without end.
 pub const SESSION_INPUT_BYTES_MAX: usize = mcli::LINE_BYTES_MAX + 1024;
@@ -188,6 +196,8 @@ struct Session {
     queue: VecDeque<mcli::Command>,
     in_line: bool,
     lines: u32,
+    /// Last byte read or written: idle sessions are closed.
+    active: Instant,
     waiting: Option<Wait>,
     eof: bool,
     closing: bool,
@@ -958,6 +968,16 @@ impl<'a> Master<'a> {
             })
             .map(|s| s.id)
             .collect();
+        for s in &mut self.sessions {
+            let limit = if s.interactive {
+                SESSION_INTERACTIVE_IDLE_TIMEOUT
+            } else {
+                SESSION_IDLE_TIMEOUT
+            };
+            if s.waiting.is_none() && now.saturating_duration_since(s.active) >= limit {
+                s.dead = true;
+            }
+        }
         for sid in expired {
             for w in &mut self.workers {
                 w.pending.retain(|(_, s)| *s != sid);
@@ -1029,6 +1049,7 @@ impl<'a> Master<'a> {
                 queue: VecDeque::new(),
                 in_line: false,
                 lines: 0,
+                active: Instant::now(),
                 waiting: None,
                 eof: false,
                 closing: false,
@@ -1051,7 +1072,10 @@ impl<'a> Master<'a> {
                     s.eof = true;
                     break;
                 }
-                Ok(n) => s.input.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    s.input.extend_from_slice(&buf[..n]);
+                    s.active = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
@@ -1328,6 +1352,7 @@ impl<'a> Master<'a> {
                 }
                 Ok(n) => {
                     s.output.drain(..n);
+                    s.active = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
