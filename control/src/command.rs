@@ -280,32 +280,59 @@ impl fmt::Display for ServerRef {
     }
 }
 
-/// A server weight as `set server ... weight` and `set weight` take it.
+/// A server weight as `set server ... weight` and `set weight` take it: absolute (`N`, 0 to
+/// [`WEIGHT_ABSOLUTE_MAX`]) or relative to the initial weight (`N%`, 0 to
+/// [`WEIGHT_PERCENT_MAX`]). Only built through its checked constructors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Weight {
-    /// `N`: 0 to [`WEIGHT_ABSOLUTE_MAX`].
-    Absolute(u16),
-    /// `N%` of the server's initial weight: 0 to [`WEIGHT_PERCENT_MAX`].
-    Relative(u32),
+pub struct Weight {
+    value: u32,
+    relative: bool,
 }
 
 impl Weight {
-    /// An absolute weight, checked.
+    /// An absolute weight, if at most [`WEIGHT_ABSOLUTE_MAX`].
     pub fn absolute(w: u16) -> Option<Weight> {
-        (w <= WEIGHT_ABSOLUTE_MAX).then_some(Weight::Absolute(w))
+        (w <= WEIGHT_ABSOLUTE_MAX).then_some(Weight {
+            value: u32::from(w),
+            relative: false,
+        })
     }
 
     /// A relative weight in percent, clamped like HAProxy to [`WEIGHT_PERCENT_MAX`].
     pub fn relative(pct: u32) -> Weight {
-        Weight::Relative(pct.min(WEIGHT_PERCENT_MAX))
+        Weight {
+            value: pct.min(WEIGHT_PERCENT_MAX),
+            relative: true,
+        }
+    }
+
+    /// Whether the weight is a percentage of the initial weight.
+    pub fn is_relative(self) -> bool {
+        self.relative
+    }
+
+    /// The number: the weight itself, or the percentage.
+    pub fn value(self) -> u32 {
+        self.value
+    }
+
+    /// The weight to apply to a server whose initial weight is `initial`: HAProxy's
+    /// `iweight * pct / 100` capped at [`WEIGHT_ABSOLUTE_MAX`] for a relative weight.
+    pub fn resolve(self, initial: u16) -> u16 {
+        if !self.relative {
+            return u16::try_from(self.value).unwrap_or(WEIGHT_ABSOLUTE_MAX);
+        }
+        let w = u64::from(initial) * u64::from(self.value) / 100;
+        u16::try_from(w.min(u64::from(WEIGHT_ABSOLUTE_MAX))).unwrap_or(WEIGHT_ABSOLUTE_MAX)
     }
 }
 
 impl fmt::Display for Weight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Weight::Absolute(w) => write!(f, "{w}"),
-            Weight::Relative(p) => write!(f, "{p}%"),
+        if self.relative {
+            write!(f, "{}%", self.value)
+        } else {
+            write!(f, "{}", self.value)
         }
     }
 }
@@ -1348,12 +1375,13 @@ mod tests {
 
     #[test]
     fn weight_bounds() {
-        assert_eq!(Weight::absolute(256), Some(Weight::Absolute(256)));
+        assert_eq!(Weight::absolute(256).map(Weight::value), Some(256));
         assert_eq!(Weight::absolute(257), None);
-        assert_eq!(
-            Weight::relative(99_999),
-            Weight::Relative(WEIGHT_PERCENT_MAX)
-        );
+        assert_eq!(Weight::relative(99_999).value(), WEIGHT_PERCENT_MAX);
+        assert_eq!(Weight::relative(50).to_string(), "50%");
+        assert_eq!(Weight::relative(50).resolve(10), 5);
+        assert_eq!(Weight::relative(25_600).resolve(100), 256);
+        assert_eq!(Weight::absolute(7).map(|w| w.resolve(100)), Some(7));
     }
 
     #[test]

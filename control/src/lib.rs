@@ -8,6 +8,7 @@
 //!
 //! It does not (yet): run commands against the engine's tables, or serve sockets.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod command;
 pub mod messages;

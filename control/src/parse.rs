@@ -557,8 +557,10 @@ fn weight(a: &Args<'_>, i: usize) -> Result<Weight, ParseError> {
     if !rest.is_empty() {
         return Err(a.fail(i, msg::WEIGHT_TRAILING_GARBAGE));
     }
-    let w = u16::try_from(s.value).unwrap_or(0);
-    Weight::absolute(w).ok_or_else(|| a.fail(i, msg::WEIGHT_ABSOLUTE_RANGE))
+    u16::try_from(s.value)
+        .ok()
+        .and_then(Weight::absolute)
+        .ok_or_else(|| a.fail(i, msg::WEIGHT_ABSOLUTE_RANGE))
 }
 
 fn set_server(a: &Args<'_>) -> Result<Command, ParseError> {

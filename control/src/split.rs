@@ -473,6 +473,13 @@ mod tests {
     }
 
     #[test]
+    fn payload_keeps_a_leading_empty_line_with_custom_pattern() {
+        let reqs = all(b"add map m <<END\n\nk v\nEND\n");
+        let r = reqs[0].as_ref().expect("request");
+        assert_eq!(r.payload.as_deref(), Some(&b"\nk v"[..]));
+    }
+
+    #[test]
     fn long_pattern_is_not_a_payload() {
         assert_eq!(payload_pattern(b"x <<12345678"), None);
         assert_eq!(payload_pattern(b"x <<1234567"), Some(b"1234567".to_vec()));

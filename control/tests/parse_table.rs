@@ -21,6 +21,10 @@ fn srv(s: &str) -> ServerRef {
     }
 }
 
+fn abs(w: u16) -> Weight {
+    Weight::absolute(w).expect("valid weight in test table")
+}
+
 fn ms(v: u32) -> Delay {
     Delay::from_ms(v).expect("valid delay in test table")
 }
@@ -187,15 +191,15 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ),
         (
             "set server b/s weight 50",
-            C::SetServerWeight { server: srv("b/s"), weight: Weight::Absolute(50) },
+            C::SetServerWeight { server: srv("b/s"), weight: abs(50) },
         ),
         (
             "set server b/s weight 10%",
-            C::SetServerWeight { server: srv("b/s"), weight: Weight::Relative(10) },
+            C::SetServerWeight { server: srv("b/s"), weight: Weight::relative(10) },
         ),
         (
             "set server b/s weight 999999%",
-            C::SetServerWeight { server: srv("b/s"), weight: Weight::Relative(25_600) },
+            C::SetServerWeight { server: srv("b/s"), weight: Weight::relative(25_600) },
         ),
         (
             "set server b/s health stopping",
@@ -218,7 +222,7 @@ fn accepted() -> Vec<(&'static str, Command)> {
             },
         ),
         ("get weight b/s", C::GetWeight(srv("b/s"))),
-        ("set weight b/s 20", C::SetWeight { server: srv("b/s"), weight: Weight::Absolute(20) }),
+        ("set weight b/s 20", C::SetWeight { server: srv("b/s"), weight: abs(20) }),
         (
             "set maxconn server b/s 30",
             C::SetMaxconnServer { server: srv("b/s"), maxconn: 30 },
@@ -277,6 +281,18 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ("clear map @7 m", C::ClearMap { version: Some(7), map: word("m") }),
         ("prepare map m", C::PrepareMap { map: word("m") }),
         ("commit map @7 m", C::CommitMap { version: 7, map: word("m") }),
+        // A payload cut by the end of the input ends there.
+        (
+            "add map m <<\nk v",
+            C::AddMap {
+                version: None,
+                map: word("m"),
+                entries: MapEntries::Payload(vec![(
+                    PayloadKey::new(b"k").expect("key"),
+                    PayloadValue::new(b"v").expect("value"),
+                )]),
+            },
+        ),
         // Delimiters the parser tolerates around one command.
         ("show info\n", C::ShowInfo(InfoOptions::default())),
         ("show info;", C::ShowInfo(InfoOptions::default())),

@@ -41,8 +41,8 @@ fn delay() -> impl Strategy<Value = Delay> {
 
 fn weight() -> impl Strategy<Value = Weight> {
     prop_oneof![
-        (0u16..=WEIGHT_ABSOLUTE_MAX).prop_map(Weight::Absolute),
-        (0u32..=WEIGHT_PERCENT_MAX).prop_map(Weight::Relative),
+        (0u16..=WEIGHT_ABSOLUTE_MAX).prop_map(|w| Weight::absolute(w).expect("generated weight")),
+        (0u32..=WEIGHT_PERCENT_MAX).prop_map(Weight::relative),
     ]
 }
 
