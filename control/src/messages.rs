@@ -10,6 +10,8 @@
 //! written from (dynamic backends) and follow HAProxy's style; check them against a 3.4
 //! binary when one is at hand.
 
+use crate::command::Level;
+
 // ---- protocol and levels (cli.c) ----
 
 /// Answer to a command run at a level too low for it.
@@ -182,12 +184,16 @@ pub const PREFIX_KW_MAX: usize = 5;
 /// HAProxy's `CLI_MAX_MATCHES`: at most this many fuzzy suggestions.
 pub const MATCHES_MAX: usize = 5;
 
-/// One CLI keyword: its fixed words, its usage line (`None`: not listed), and whether it
-/// is restricted to experimental or expert mode (hidden from the lists outside it).
+/// One CLI keyword: its fixed words, its level, its usage line (`None`: not listed), and
+/// whether it is restricted to experimental or expert mode (hidden from the lists outside
+/// it).
 #[derive(Debug, Clone, Copy)]
 pub struct Keyword {
     /// The fixed words.
     pub words: &'static [&'static str],
+    /// The level HAProxy checks before it looks at the arguments (`clear counters all`
+    /// needs more, see [`crate::Command::level`]).
+    pub level: Level,
     /// The `help` line, or `None` for keywords help does not list.
     pub usage: Option<&'static str>,
     /// Needs `experimental-mode on`.
@@ -196,18 +202,20 @@ pub struct Keyword {
     pub expert: bool,
 }
 
-const fn kw(words: &'static [&'static str], usage: &'static str) -> Keyword {
+const fn kw(words: &'static [&'static str], level: Level, usage: &'static str) -> Keyword {
     Keyword {
         words,
+        level,
         usage: Some(usage),
         experimental: false,
         expert: false,
     }
 }
 
-const fn hidden(words: &'static [&'static str]) -> Keyword {
+const fn hidden(words: &'static [&'static str], level: Level) -> Keyword {
     Keyword {
         words,
+        level,
         usage: None,
         experimental: false,
         expert: false,
@@ -218,60 +226,60 @@ const fn hidden(words: &'static [&'static str]) -> Keyword {
 /// matters (on equal similarity the earlier keyword is suggested).
 pub const KEYWORDS: &[Keyword] = &[
     // cli.c
-    hidden(&["help"]),
-    kw(&["echo"], "echo <text>                             : print text to the output"),
-    hidden(&["prompt"]),
-    hidden(&["quit"]),
-    hidden(&["expert-mode"]),
-    hidden(&["experimental-mode"]),
-    kw(&["set", "timeout"], "set timeout [cli] <delay>               : change a timeout setting"),
-    kw(&["show", "env"], "show env [var]                          : dump environment variables known to the process"),
-    kw(&["show", "cli", "sockets"], "show cli sockets                        : dump list of cli sockets"),
-    kw(&["show", "cli", "level"], "show cli level                          : display the level of the current CLI session"),
-    kw(&["show", "version"], "show version                            : show version of the current process"),
-    kw(&["operator"], "operator                                : lower the level of the current CLI session to operator"),
-    kw(&["user"], "user                                    : lower the level of the current CLI session to user"),
-    kw(&["wait"], "wait {-h|<delay_ms>} cond [args...]     : wait the specified delay or condition (-h to see list)"),
+    hidden(&["help"], Level::User),
+    kw(&["echo"], Level::User, "echo <text>                             : print text to the output"),
+    hidden(&["prompt"], Level::User),
+    hidden(&["quit"], Level::User),
+    hidden(&["expert-mode"], Level::Admin),
+    hidden(&["experimental-mode"], Level::Admin),
+    kw(&["set", "timeout"], Level::User, "set timeout [cli] <delay>               : change a timeout setting"),
+    kw(&["show", "env"], Level::Operator, "show env [var]                          : dump environment variables known to the process"),
+    kw(&["show", "cli", "sockets"], Level::User, "show cli sockets                        : dump list of cli sockets"),
+    kw(&["show", "cli", "level"], Level::User, "show cli level                          : display the level of the current CLI session"),
+    kw(&["show", "version"], Level::User, "show version                            : show version of the current process"),
+    kw(&["operator"], Level::Operator, "operator                                : lower the level of the current CLI session to operator"),
+    kw(&["user"], Level::User, "user                                    : lower the level of the current CLI session to user"),
+    kw(&["wait"], Level::Admin, "wait {-h|<delay_ms>} cond [args...]     : wait the specified delay or condition (-h to see list)"),
     // proxy.c
-    kw(&["disable", "frontend"], "disable frontend <frontend>             : temporarily disable specific frontend"),
-    kw(&["enable", "frontend"], "enable frontend <frontend>              : re-enable specific frontend"),
-    kw(&["set", "maxconn", "frontend"], "set maxconn frontend <frontend> <value> : change a frontend's maxconn setting"),
-    kw(&["show", "servers", "conn"], "show servers conn [<backend>]           : dump server connections status (all or for a single backend)"),
-    kw(&["show", "servers", "state"], "show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),
-    kw(&["show", "backend"], "show backend                            : list backends in the current running config"),
-    kw(&["shutdown", "frontend"], "shutdown frontend <frontend>            : stop a specific frontend"),
-    kw(&["show", "errors"], "show errors [<px>] [request|response]   : report last request and/or response errors for each proxy"),
-    kw(&["add", "backend"], "add backend <name> from <defproxy>      : add a new backend (unpublished)"),
-    kw(&["del", "backend"], "del backend <name>                      : remove a dynamically added backend"),
-    kw(&["publish", "backend"], "publish backend <name>                  : make a backend available for traffic"),
-    kw(&["unpublish", "backend"], "unpublish backend <name>                : stop sending new traffic to a backend"),
+    kw(&["disable", "frontend"], Level::Admin, "disable frontend <frontend>             : temporarily disable specific frontend"),
+    kw(&["enable", "frontend"], Level::Admin, "enable frontend <frontend>              : re-enable specific frontend"),
+    kw(&["set", "maxconn", "frontend"], Level::Admin, "set maxconn frontend <frontend> <value> : change a frontend's maxconn setting"),
+    kw(&["show", "servers", "conn"], Level::User, "show servers conn [<backend>]           : dump server connections status (all or for a single backend)"),
+    kw(&["show", "servers", "state"], Level::User, "show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),
+    kw(&["show", "backend"], Level::User, "show backend                            : list backends in the current running config"),
+    kw(&["shutdown", "frontend"], Level::Admin, "shutdown frontend <frontend>            : stop a specific frontend"),
+    kw(&["show", "errors"], Level::Operator, "show errors [<px>] [request|response]   : report last request and/or response errors for each proxy"),
+    kw(&["add", "backend"], Level::Admin, "add backend <name> from <defproxy>      : add a new backend (unpublished)"),
+    kw(&["del", "backend"], Level::Admin, "del backend <name>                      : remove a dynamically added backend"),
+    kw(&["publish", "backend"], Level::Admin, "publish backend <name>                  : make a backend available for traffic"),
+    kw(&["unpublish", "backend"], Level::Admin, "unpublish backend <name>                : stop sending new traffic to a backend"),
     // server.c
-    kw(&["disable", "agent"], "disable agent                           : disable agent checks"),
-    kw(&["disable", "health"], "disable health                          : disable health checks"),
-    kw(&["disable", "server"], "disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"),
-    kw(&["enable", "agent"], "enable agent                            : enable agent checks"),
-    kw(&["enable", "health"], "enable health                           : enable health checks"),
-    kw(&["enable", "server"], "enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"),
-    kw(&["set", "maxconn", "server"], "set maxconn server <bk>/<srv>           : change a server's maxconn setting"),
-    kw(&["set", "server"], "set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"),
-    kw(&["get", "weight"], "get weight <bk>/<srv>                   : report a server's current weight"),
-    kw(&["set", "weight"], "set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
-    kw(&["add", "server"], "add server <bk>/<srv>                   : create a new server"),
-    kw(&["del", "server"], "del server <bk>/<srv>                   : remove a dynamically added server"),
-    kw(&["shutdown", "sessions", "server"], "shutdown sessions server <bk>/<srv>     : kill sessions on a server"),
+    kw(&["disable", "agent"], Level::Admin, "disable agent                           : disable agent checks"),
+    kw(&["disable", "health"], Level::Admin, "disable health                          : disable health checks"),
+    kw(&["disable", "server"], Level::Admin, "disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"),
+    kw(&["enable", "agent"], Level::Admin, "enable agent                            : enable agent checks"),
+    kw(&["enable", "health"], Level::Admin, "enable health                           : enable health checks"),
+    kw(&["enable", "server"], Level::Admin, "enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"),
+    kw(&["set", "maxconn", "server"], Level::Admin, "set maxconn server <bk>/<srv>           : change a server's maxconn setting"),
+    kw(&["set", "server"], Level::Admin, "set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"),
+    kw(&["get", "weight"], Level::User, "get weight <bk>/<srv>                   : report a server's current weight"),
+    kw(&["set", "weight"], Level::Admin, "set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
+    kw(&["add", "server"], Level::Admin, "add server <bk>/<srv>                   : create a new server"),
+    kw(&["del", "server"], Level::Admin, "del server <bk>/<srv>                   : remove a dynamically added server"),
+    kw(&["shutdown", "sessions", "server"], Level::Admin, "shutdown sessions server <bk>/<srv>     : kill sessions on a server"),
     // stats.c
-    kw(&["clear", "counters"], "clear counters [all]                    : clear max statistics counters (or all counters)"),
-    kw(&["show", "info"], "show info [desc|json|typed|float]*      : report information about the running process"),
-    kw(&["show", "stat"], "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
+    kw(&["clear", "counters"], Level::Operator, "clear counters [all]                    : clear max statistics counters (or all counters)"),
+    kw(&["show", "info"], Level::User, "show info [desc|json|typed|float]*      : report information about the running process"),
+    kw(&["show", "stat"], Level::User, "show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
     // map.c
-    kw(&["add", "map"], "add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"),
-    kw(&["clear", "map"], "clear map [@<ver>] <map>                : clear the contents of this map"),
-    kw(&["commit", "map"], "commit map @<ver> <map>                 : commit the map at this version"),
-    kw(&["del", "map"], "del map <map> [<key>|#<ref>]            : delete map entries matching <key>"),
-    kw(&["get", "map"], "get map <acl> <value>                   : report the keys and values matching a sample for a map"),
-    kw(&["prepare", "map"], "prepare map <acl>                       : prepare a new version for atomic map replacement"),
-    kw(&["set", "map"], "set map <map> [<key>|#<ref>] <value>    : modify a map entry"),
-    kw(&["show", "map"], "show map [@ver] [map]                   : report available maps or dump a map's contents"),
+    kw(&["add", "map"], Level::Admin, "add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"),
+    kw(&["clear", "map"], Level::Admin, "clear map [@<ver>] <map>                : clear the contents of this map"),
+    kw(&["commit", "map"], Level::Admin, "commit map @<ver> <map>                 : commit the map at this version"),
+    kw(&["del", "map"], Level::Admin, "del map <map> [<key>|#<ref>]            : delete map entries matching <key>"),
+    kw(&["get", "map"], Level::Operator, "get map <acl> <value>                   : report the keys and values matching a sample for a map"),
+    kw(&["prepare", "map"], Level::Admin, "prepare map <acl>                       : prepare a new version for atomic map replacement"),
+    kw(&["set", "map"], Level::Admin, "set map <map> [<key>|#<ref>] <value>    : modify a map entry"),
+    kw(&["show", "map"], Level::Operator, "show map [@ver] [map]                   : report available maps or dump a map's contents"),
 ];
 
 /// The first keyword whose words all equal the first words of `args` (HAProxy's

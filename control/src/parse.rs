@@ -9,6 +9,10 @@ use crate::messages::{self as msg, Visibility};
 use crate::split::{self, Feed, Request, Splitter, WordSpan, REQUEST_BYTES_MAX, WORDS_MAX};
 
 /// Why a line is not a command, and where (byte offset of the offending word in the line).
+///
+/// When the keyword was recognised, `level` is the level HAProxy checks before it looks at
+/// the arguments: a session below it must get [`msg::PERMISSION_DENIED`] rather than the
+/// argument error, as HAProxy answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} (at byte {offset})")]
 pub struct ParseError {
@@ -16,6 +20,8 @@ pub struct ParseError {
     pub kind: ParseErrorKind,
     /// Byte offset in the command line.
     pub offset: usize,
+    /// The level of the recognised keyword, if any.
+    pub level: Option<Level>,
 }
 
 /// The kinds of [`ParseError`].
@@ -59,7 +65,20 @@ pub enum ParseErrorKind {
 
 impl ParseError {
     fn new(kind: ParseErrorKind, offset: usize) -> ParseError {
-        ParseError { kind, offset }
+        ParseError {
+            kind,
+            offset,
+            level: None,
+        }
+    }
+
+    /// The text to send back to a session at `session` level: [`msg::PERMISSION_DENIED`]
+    /// if the recognised keyword needs more, else [`ParseError::reply`].
+    pub fn reply_at(&self, session: Level, vis: Visibility) -> String {
+        match self.level {
+            Some(needed) if session < needed => msg::PERMISSION_DENIED.to_string(),
+            _ => self.reply(vis),
+        }
     }
 
     /// The text to send back on the socket, without the final LF (the executor adds it and
@@ -236,8 +255,19 @@ fn dispatch(a: &Args<'_>, payload: Option<&[u8]>) -> Result<Command, ParseError>
             .collect();
         return Err(ParseError::new(ParseErrorKind::UnknownCommand { words }, 0));
     };
+    dispatch_keyword(a, kw.words, payload).map_err(|mut e| {
+        e.level = Some(kw.level);
+        e
+    })
+}
+
+fn dispatch_keyword(
+    a: &Args<'_>,
+    words: &[&str],
+    payload: Option<&[u8]>,
+) -> Result<Command, ParseError> {
     use Command as C;
-    let cmd = match kw.words {
+    let cmd = match words {
         ["help"] => C::Help {
             words: a.words_from(1)?,
         },
@@ -365,7 +395,7 @@ fn dispatch(a: &Args<'_>, payload: Option<&[u8]>) -> Result<Command, ParseError>
         _ => {
             return Err(ParseError::new(
                 ParseErrorKind::UnknownCommand {
-                    words: first.iter().map(|w| w.to_vec()).collect(),
+                    words: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
                 },
                 0,
             ))

@@ -432,6 +432,39 @@ fn rejected_lines_give_haproxy_texts() {
 }
 
 #[test]
+fn command_levels_match_keyword_levels() {
+    for (line, cmd) in accepted() {
+        let trimmed = line.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+        let words: Vec<&[u8]> = trimmed.split_whitespace().map(str::as_bytes).collect();
+        let kw = messages::find_keyword(&words).expect(line);
+        if cmd == (Command::ClearCounters { all: true }) {
+            assert_eq!(cmd.level(), Level::Admin);
+            continue;
+        }
+        assert_eq!(cmd.level(), kw.level, "{line}");
+    }
+}
+
+#[test]
+fn low_level_sessions_get_permission_denied_before_argument_errors() {
+    let err = parse(b"set server web state maint").expect_err("bad server");
+    assert_eq!(err.level, Some(Level::Admin));
+    assert_eq!(
+        err.reply_at(Level::User, Visibility::default()),
+        messages::PERMISSION_DENIED
+    );
+    assert_eq!(
+        err.reply_at(Level::Admin, Visibility::default()),
+        messages::REQUIRE_BACKEND_SERVER
+    );
+    let err = parse(b"nope").expect_err("unknown");
+    assert_eq!(err.level, None);
+    assert!(err
+        .reply_at(Level::User, Visibility::default())
+        .starts_with("Unknown command: 'nope'"));
+}
+
+#[test]
 fn rejected_error_offsets_point_into_the_line() {
     for (line, _) in rejected() {
         let err = parse(line.as_bytes()).expect_err(line);
