@@ -403,6 +403,8 @@ pub fn usage_message(args: &[&[u8]], is_help: bool, vis: Visibility) -> String {
             }
         }
     }
+    debug_assert!(matches.len() <= MATCHES_MAX);
+    debug_assert!(entries.len() <= KEYWORDS.len());
     entries.sort_unstable();
     for e in entries {
         out.push_str("  ");

@@ -165,7 +165,11 @@ pub fn parse_parts(
         end: line.len(),
     };
     let cmd = dispatch(&args, payload)?;
-    debug_assert!(!words.is_empty());
+    debug_assert!(!words.is_empty() && words.len() <= WORDS_MAX);
+    debug_assert!(
+        payload.is_some() || !cmd.has_payload(),
+        "payload commands need a payload"
+    );
     Ok(cmd)
 }
 
@@ -822,6 +826,10 @@ fn map_payload(
             .map_err(|_| a.fail_text(a.words.len(), msg::map_missing_value(&key_text)))?;
         out.push((k, v));
     }
+    debug_assert!(
+        out.len() <= payload.len() / 2 + 1,
+        "a line is at least `k v`"
+    );
     Ok(out)
 }
 

@@ -126,6 +126,7 @@ impl Splitter {
     /// many bytes were consumed and what they produced. Call again with the rest of the
     /// input after handling a [`Feed::Request`].
     pub fn feed(&mut self, input: &[u8]) -> (usize, Feed) {
+        debug_assert!(self.buffered() <= REQUEST_BYTES_MAX);
         for (i, &b) in input.iter().enumerate() {
             let done = match self.state {
                 State::Line => self.line_byte(b),
@@ -133,7 +134,14 @@ impl Splitter {
             };
             match done {
                 Ok(None) => {}
-                Ok(Some(req)) => return (i + 1, Feed::Request(req)),
+                Ok(Some(req)) => {
+                    debug_assert!(self.buffered() == 0 && !self.in_payload());
+                    debug_assert!(
+                        req.line.len() + req.payload.as_ref().map_or(0, Vec::len)
+                            <= REQUEST_BYTES_MAX
+                    );
+                    return (i + 1, Feed::Request(req));
+                }
                 Err(e) => {
                     self.reset();
                     return (i + 1, Feed::Error(e));
@@ -238,6 +246,7 @@ impl Splitter {
             return Ok(None);
         };
         // HAProxy compares the line without its LF (a CR stays) with the terminator.
+        debug_assert!(pattern.len() <= PAYLOAD_PATTERN_BYTES_MAX);
         if self.cur == *pattern {
             let req = Request {
                 line: std::mem::take(line),
@@ -344,6 +353,7 @@ pub fn split_words(line: &[u8], pattern: Option<&[u8]>) -> Result<Vec<WordSpan>,
             }
         }
         let stop = p.min(end);
+        debug_assert!(start < stop, "a word has at least one byte");
         let raw = line.get(start..stop).unwrap_or_default();
         words.push(WordSpan {
             offset: start,
