@@ -3,6 +3,22 @@
 //! Pure: no I/O, no `engine`, bounded work (one pass over at most
 //! [`REQUEST_BYTES_MAX`] bytes), never panics. Lookups that need the running state
 //! ("No such backend." for a well-formed but unknown name) are the executor's.
+//!
+//! Like HAProxy: keywords are matched on their leading words (`cli_find_kw`), extra
+//! arguments a command does not use are ignored, numbers are read as `atoi`/`strtol`/
+//! `parse_time_err` read them, and the level of the keyword is checked before its
+//! arguments (see [`ParseError::reply_at`]).
+//!
+//! Where ringlb differs, on purpose:
+//! - more than [`WORDS_MAX`] words is refused (HAProxy silently drops the extra words);
+//! - names that cannot exist (bad characters, empty) are refused here with the answer the
+//!   lookup would give (`No such backend.`, `No such server.`, `No such frontend.`,
+//!   `Can't find backend.`);
+//! - a word holding NUL, CR or LF is refused with [`INVALID_BYTE`] (HAProxy would cut it);
+//! - `set server` supports `state`, `weight`, `health`, `agent` and `addr [port]`; its
+//!   other settings (`fqdn`, `check-addr`, `check-port`, `agent-*`, `ssl`) answer HAProxy's
+//!   usage text; `add server` knows the keywords of [`ServerParam`];
+//! - the trailing `-` (no final LF) accepted by `operator`/`user`/`*-mode` is ignored.
 
 use crate::command::*;
 use crate::messages::{self as msg, Visibility};
