@@ -637,7 +637,7 @@ pub enum MapEntries {
     Payload(Vec<(PayloadKey, PayloadValue)>),
 }
 
-/// One Runtime API command, typed. Built by [`crate::parse`]; printed canonically by
+/// One Runtime API command, typed. Built by [`crate::parse()`]; printed canonically by
 /// `Display`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
