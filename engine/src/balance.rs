@@ -486,12 +486,7 @@ mod tests {
     }
 
     /// Picks `n` times, dropping each slot at once; returns counts per server name.
-    fn tally(
-        b: &Backend,
-        lb: &mut LbState,
-        n: usize,
-        client: Option<IpAddr>,
-    ) -> HashMap<String, usize> {
+    fn tally(b: &Backend, lb: &mut LbState, n: usize, client: Option<IpAddr>) -> HashMap<String, usize> {
         let mut m = HashMap::new();
         for _ in 0..n {
             let p = b.pick(lb, client, None);
@@ -583,11 +578,7 @@ mod tests {
         let b = backend(Balance::RoundRobin, &[("a", 5), ("b", 1), ("c", 1)]);
         let mut lb = LbState::with_seed(0, 1);
         let seq: Vec<String> = (0..7)
-            .map(|_| {
-                name(&b.pick(&mut lb, None, None))
-                    .expect("server")
-                    .to_owned()
-            })
+            .map(|_| name(&b.pick(&mut lb, None, None)).expect("server").to_owned())
             .collect();
         assert_eq!(seq, ["a", "a", "b", "a", "c", "a", "a"]);
     }
@@ -596,17 +587,9 @@ mod tests {
     fn roundrobin_follows_weight_changes() {
         let b = backend(Balance::RoundRobin, &[("a", 1), ("b", 1)]);
         let mut lb = LbState::with_seed(0, 1);
-        assert_ratio(
-            &tally(&b, &mut lb, 100, None),
-            &[("a", 0.5), ("b", 0.5)],
-            0.01,
-        );
+        assert_ratio(&tally(&b, &mut lb, 100, None), &[("a", 0.5), ("b", 0.5)], 0.01);
         b.server("a").expect("a").set_weight_raw(3).expect("weight");
-        assert_ratio(
-            &tally(&b, &mut lb, 400, None),
-            &[("a", 0.75), ("b", 0.25)],
-            0.01,
-        );
+        assert_ratio(&tally(&b, &mut lb, 400, None), &[("a", 0.75), ("b", 0.25)], 0.01);
         b.server("a").expect("a").set_weight_raw(0).expect("weight");
         assert_ratio(&tally(&b, &mut lb, 50, None), &[("b", 1.0)], 0.0);
     }
@@ -624,10 +607,7 @@ mod tests {
 
     #[test]
     fn random_weights_1_2_3() {
-        let b = backend(
-            Balance::Random { draws: 1 },
-            &[("a", 1), ("b", 2), ("c", 3)],
-        );
+        let b = backend(Balance::Random { draws: 1 }, &[("a", 1), ("b", 2), ("c", 3)]);
         let mut lb = LbState::with_seed(0, 42);
         assert_ratio(
             &tally(&b, &mut lb, 6000, None),
@@ -659,12 +639,8 @@ mod tests {
         let mut m: HashMap<String, usize> = HashMap::new();
         for i in 0..6000u32 {
             let ip = IpAddr::from((0x0a00_0000 + i).to_be_bytes());
-            let first = name(&b.pick(&mut lb, Some(ip), None))
-                .expect("server")
-                .to_owned();
-            let again = name(&b.pick(&mut lb, Some(ip), None))
-                .expect("server")
-                .to_owned();
+            let first = name(&b.pick(&mut lb, Some(ip), None)).expect("server").to_owned();
+            let again = name(&b.pick(&mut lb, Some(ip), None)).expect("server").to_owned();
             assert_eq!(first, again, "client {ip} moved");
             *m.entry(first).or_insert(0) += 1;
         }
@@ -680,17 +656,11 @@ mod tests {
             .collect();
         let before: Vec<String> = ips
             .iter()
-            .map(|ip| {
-                name(&b.pick(&mut lb, Some(*ip), None))
-                    .expect("s")
-                    .to_owned()
-            })
+            .map(|ip| name(&b.pick(&mut lb, Some(*ip), None)).expect("s").to_owned())
             .collect();
         b.server("c").expect("c").set_admin(AdminState::Maint);
         for (ip, was) in ips.iter().zip(&before) {
-            let now = name(&b.pick(&mut lb, Some(*ip), None))
-                .expect("s")
-                .to_owned();
+            let now = name(&b.pick(&mut lb, Some(*ip), None)).expect("s").to_owned();
             if was != "c" {
                 assert_eq!(&now, was, "client {ip} of a remaining server moved");
             } else {
@@ -812,10 +782,7 @@ mod tests {
         let snap = Snapshot::from_config(1, &[cfg.clone()]).expect("valid");
         let b = snap.backend("bk").expect("bk");
         let mut lb = LbState::with_seed(0, 1);
-        assert_eq!(
-            tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(),
-            ["act"]
-        );
+        assert_eq!(tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(), ["act"]);
         b.server("act").expect("act").set_oper(OperState::Down);
         assert_eq!(
             tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(),
@@ -823,20 +790,13 @@ mod tests {
             "only the first backup"
         );
         b.server("bk1").expect("bk1").set_admin(AdminState::Maint);
-        assert_eq!(
-            tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(),
-            ["bk2"]
-        );
+        assert_eq!(tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(), ["bk2"]);
 
         cfg.settings.allbackups = true;
         let snap = Snapshot::from_config(1, &[cfg]).expect("valid");
         let b = snap.backend("bk").expect("bk");
         b.server("act").expect("act").set_oper(OperState::Down);
-        assert_ratio(
-            &tally(b, &mut lb, 20, None),
-            &[("bk1", 0.5), ("bk2", 0.5)],
-            0.0,
-        );
+        assert_ratio(&tally(b, &mut lb, 20, None), &[("bk1", 0.5), ("bk2", 0.5)], 0.0);
         b.server("act").expect("act").set_oper(OperState::Up);
         assert_eq!(
             tally(b, &mut lb, 20, None).keys().collect::<Vec<_>>(),
@@ -895,10 +855,7 @@ mod tests {
             let m = tally(&b, &mut lb, 50, Some(IpAddr::from([1, 2, 3, 4])));
             assert_eq!(m.keys().collect::<Vec<_>>(), ["ok"], "{algo}");
             b.server("ok").expect("s").set_admin(AdminState::Maint);
-            assert!(
-                matches!(b.pick(&mut lb, None, None), Pick::NoServer),
-                "{algo}"
-            );
+            assert!(matches!(b.pick(&mut lb, None, None), Pick::NoServer), "{algo}");
         }
     }
 
@@ -955,10 +912,7 @@ mod tests {
             Snapshot::from_config(
                 1,
                 &[BackendConfig {
-                    servers: vec![
-                        ServerConfig::new("a", addr(1)),
-                        ServerConfig::new("b", addr(2)),
-                    ],
+                    servers: vec![ServerConfig::new("a", addr(1)), ServerConfig::new("b", addr(2))],
                     ..BackendConfig::new("x")
                 }],
             )

@@ -241,11 +241,9 @@ impl Gauge {
     /// This is the `maxconn` check: two threads can never both take the last place.
     #[inline]
     pub fn incr_below(&self, limit: u64) -> bool {
-        match self
-            .cur
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-                (c < limit).then_some(c + 1)
-            }) {
+        match self.cur.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+            (c < limit).then_some(c + 1)
+        }) {
             Ok(prev) => {
                 self.raise_max(prev + 1);
                 true
@@ -259,9 +257,7 @@ impl Gauge {
     pub fn decr(&self) {
         let prev = self
             .cur
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-                Some(c.saturating_sub(1))
-            });
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| Some(c.saturating_sub(1)));
         debug_assert!(prev.is_ok_and(|p| p > 0), "gauge decremented below zero");
     }
 

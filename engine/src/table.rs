@@ -168,11 +168,7 @@ pub enum TableError {
     BackendIdInUse { id: u32, other: String },
     /// The requested server id is taken in this backend.
     #[error("server id {id} already used by server '{backend}/{other}'")]
-    ServerIdInUse {
-        id: u32,
-        backend: String,
-        other: String,
-    },
+    ServerIdInUse { id: u32, backend: String, other: String },
     /// Id 0 is reserved (HAProxy ids start at 1).
     #[error("id 0 is reserved (ids start at 1)")]
     IdZero,
@@ -190,11 +186,7 @@ pub enum TableError {
     NameTooLong { len: usize, max: usize },
     /// A name with a character HAProxy does not allow (only letters, digits, '-', '_', '.', ':').
     #[error("character '{ch}' at offset {offset} is not permitted in name '{name}'")]
-    NameChar {
-        name: String,
-        ch: char,
-        offset: usize,
-    },
+    NameChar { name: String, ch: char, offset: usize },
     /// An absolute weight above `WEIGHT_MAX`.
     #[error("weight {weight} out of range (max {max})")]
     WeightOutOfRange { weight: u32, max: u32 },
@@ -220,11 +212,7 @@ pub enum TableError {
     BackendPublished { name: String },
     /// `del backend` while connections use it or wait in its queue.
     #[error("backend '{name}' still has {conns} connections and {queued} queued")]
-    BackendBusy {
-        name: String,
-        conns: u64,
-        queued: u64,
-    },
+    BackendBusy { name: String, conns: u64, queued: u64 },
     /// An unknown `balance` algorithm name.
     #[error("unknown balance algorithm '{name}'")]
     UnknownBalance { name: String },
@@ -572,12 +560,7 @@ pub struct Backend {
 }
 
 impl Backend {
-    fn build(
-        cfg: &BackendConfig,
-        id: u32,
-        threads: usize,
-        generation: u64,
-    ) -> Result<Backend, TableError> {
+    fn build(cfg: &BackendConfig, id: u32, threads: usize, generation: u64) -> Result<Backend, TableError> {
         check_name(&cfg.name)?;
         cfg.balance.check()?;
         if cfg.servers.len() > SERVERS_PER_BACKEND_MAX {
@@ -977,12 +960,7 @@ impl Snapshot {
                 conns,
             });
         }
-        let servers: Vec<_> = b
-            .servers
-            .iter()
-            .filter(|x| !x.same_as(s))
-            .cloned()
-            .collect();
+        let servers: Vec<_> = b.servers.iter().filter(|x| !x.same_as(s)).cloned().collect();
         debug_assert_eq!(servers.len() + 1, b.servers.len());
         Ok(self.replace_backend(b.rebuilt(servers, b.published, self.generation + 1)))
     }
@@ -1060,10 +1038,7 @@ impl Tables {
     /// refuses it), and the result is published with one compare-and-swap. If another
     /// writer published in between, `f` runs again on the newer snapshot (so it must be
     /// pure). Returns the published generation.
-    pub fn update(
-        &self,
-        f: impl Fn(&Snapshot) -> Result<Snapshot, TableError>,
-    ) -> Result<u64, TableError> {
+    pub fn update(&self, f: impl Fn(&Snapshot) -> Result<Snapshot, TableError>) -> Result<u64, TableError> {
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let cur = self.cur.load_full();
             let mut next = f(&cur)?;
@@ -1121,23 +1096,13 @@ impl Tables {
     }
 
     /// `set server <b>/<s> state ready|drain|maint` (no swap: a shared atomic).
-    pub fn set_admin(
-        &self,
-        backend: &str,
-        server: &str,
-        state: AdminState,
-    ) -> Result<(), TableError> {
+    pub fn set_admin(&self, backend: &str, server: &str, state: AdminState) -> Result<(), TableError> {
         self.load().server(backend, server)?.set_admin(state);
         Ok(())
     }
 
     /// `set server <b>/<s> health up|stopping|down` (no swap: a shared atomic).
-    pub fn set_oper(
-        &self,
-        backend: &str,
-        server: &str,
-        state: OperState,
-    ) -> Result<(), TableError> {
+    pub fn set_oper(&self, backend: &str, server: &str, state: OperState) -> Result<(), TableError> {
         self.load().server(backend, server)?.set_oper(state);
         Ok(())
     }
@@ -1151,12 +1116,7 @@ impl Tables {
     /// `set weight <b>/<s> <w>|<p>%`: absolute 0..=256, or a percentage of the initial
     /// weight capped at 256. `static-rr` backends only accept 0 and the initial weight.
     /// Returns the weight set.
-    pub fn set_weight(
-        &self,
-        backend: &str,
-        server: &str,
-        change: WeightChange,
-    ) -> Result<u32, TableError> {
+    pub fn set_weight(&self, backend: &str, server: &str, change: WeightChange) -> Result<u32, TableError> {
         let snap = self.load();
         let b = snap.must_backend(backend)?;
         let s = snap.server(backend, server)?;
@@ -1255,10 +1215,7 @@ mod tests {
     #[test]
     fn config_errors_reject_whole_snapshot() {
         let mut dup = BackendConfig::new("a");
-        dup.servers = vec![
-            ServerConfig::new("s", addr(1)),
-            ServerConfig::new("s", addr(2)),
-        ];
+        dup.servers = vec![ServerConfig::new("s", addr(1)), ServerConfig::new("s", addr(2))];
         let mut heavy = BackendConfig::new("b");
         heavy.servers = vec![ServerConfig {
             weight: 257,
@@ -1338,10 +1295,7 @@ mod tests {
         let b = s.backend("app").expect("app");
         assert_eq!(b.id, 1);
         assert_eq!(s.backend_by_id(1).map(|b| &*b.name), Some("app"));
-        assert_eq!(
-            b.servers.iter().map(|s| s.id).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
+        assert_eq!(b.servers.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(s.generation(), 0);
     }
 
@@ -1362,9 +1316,7 @@ mod tests {
         );
         assert_eq!(
             t.add_server("nope", &cfg),
-            Err(TableError::NoSuchBackend {
-                name: "nope".into()
-            })
+            Err(TableError::NoSuchBackend { name: "nope".into() })
         );
         let snap = t.load_full();
         let s3 = snap.server("app", "s3").expect("s3").clone();
@@ -1544,10 +1496,7 @@ mod tests {
         let t = tables();
         let old = t.load_full();
         t.set_admin("app", "s1", AdminState::Maint).expect("admin");
-        assert_eq!(
-            t.set_addr("app", "s1", IpAddr::from([10, 0, 0, 1]), None),
-            Ok(1)
-        );
+        assert_eq!(t.set_addr("app", "s1", IpAddr::from([10, 0, 0, 1]), None), Ok(1));
         assert_eq!(
             t.set_addr("app", "s1", IpAddr::from([10, 0, 0, 2]), Some(9000)),
             Ok(2)
@@ -1579,12 +1528,7 @@ mod tests {
             s.with_server("app", &ServerConfig::new("s9", addr(9)))?
                 .with_server("nope", &ServerConfig::new("s9", addr(9)))
         });
-        assert_eq!(
-            r,
-            Err(TableError::NoSuchBackend {
-                name: "nope".into()
-            })
-        );
+        assert_eq!(r, Err(TableError::NoSuchBackend { name: "nope".into() }));
         let after = t.load_full();
         assert!(Arc::ptr_eq(&before, &after));
         assert!(after.server("app", "s9").is_err());
