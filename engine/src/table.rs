@@ -552,8 +552,9 @@ pub struct Backend {
     pub settings: BackendSettings,
     /// Servers in declaration order (active and backup).
     pub servers: Vec<Arc<Server>>,
-    /// Generation of the snapshot that built this backend object (a change that rebuilds
-    /// several backends gives them all the new snapshot's generation).
+    /// Generation of the snapshot this backend object was built for: 0 from
+    /// [`Snapshot::from_config`], else the generation [`Tables::update`] publishes the change
+    /// under (a change that rebuilds several backends gives them all the same one).
     pub generation: u64,
     pub(crate) stamp: u64,
     pub(crate) rt: Arc<BackendRuntime>,
@@ -803,7 +804,7 @@ impl Snapshot {
     pub fn from_config(threads: usize, backends: &[BackendConfig]) -> Result<Self, TableError> {
         let mut s = Snapshot::new(threads);
         for b in backends {
-            s.push_backend(b)?;
+            s.push_backend(b, 0)?;
         }
         Ok(s)
     }
@@ -849,7 +850,7 @@ impl Snapshot {
             })
     }
 
-    fn push_backend(&mut self, cfg: &BackendConfig) -> Result<(), TableError> {
+    fn push_backend(&mut self, cfg: &BackendConfig, generation: u64) -> Result<(), TableError> {
         if self.backends.len() >= BACKENDS_MAX {
             return Err(TableError::TooManyBackends { max: BACKENDS_MAX });
         }
@@ -871,7 +872,7 @@ impl Snapshot {
             }
             None => first_free_id(self.backends.iter().map(|b| b.id)),
         };
-        let b = Backend::build(cfg, id, self.threads, self.generation + 1)?;
+        let b = Backend::build(cfg, id, self.threads, generation)?;
         self.by_name.insert(b.name.clone(), self.backends.len());
         self.by_id.insert(id, self.backends.len());
         self.backends.push(Arc::new(b));
@@ -894,7 +895,7 @@ impl Snapshot {
     /// This snapshot plus a new backend (`add backend`).
     pub fn with_backend(&self, cfg: &BackendConfig) -> Result<Snapshot, TableError> {
         let mut next = self.clone();
-        next.push_backend(cfg)?;
+        next.push_backend(cfg, self.generation + 1)?;
         Ok(next)
     }
 
