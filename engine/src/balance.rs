@@ -267,8 +267,8 @@ impl Backend {
     ///
     /// `lb` is the calling thread's state; `client` is the client address (`source`
     /// hashes it; without one `source` falls back to round-robin); `exclude` is the server
-    /// that just failed, when redispatching (it is avoided unless it is the only usable
-    /// server, and its and the backend's redispatch counters are raised).
+    /// that just failed, when redispatching (it is avoided unless it is the only candidate,
+    /// and its and the backend's redispatch counters are raised).
     ///
     /// A pick without `exclude` that succeeds counts a new session on the backend.
     pub fn pick(&self, lb: &mut LbState, client: Option<IpAddr>, exclude: Option<&Server>) -> Pick {
@@ -278,9 +278,13 @@ impl Backend {
             self.counters().incr(thread, Counter::Redispatches);
         }
         let mut scratch = std::mem::take(&mut lb.scratch);
-        self.candidates(&mut scratch, exclude);
-        if scratch.is_empty() && exclude.is_some() {
-            self.candidates(&mut scratch, None);
+        self.candidates(&mut scratch);
+        if let Some(x) = exclude {
+            // A soft avoidance within the chosen tier, as HAProxy's: the failed server is
+            // used again only when it is the only candidate (backups do not step in for it).
+            if scratch.len() > 1 {
+                scratch.retain(|&i| self.servers.get(i).is_some_and(|s| !s.same_as(x)));
+            }
         }
         let pick = self.pick_among(lb, &mut scratch, client, exclude.is_none());
         lb.scratch = scratch;
@@ -288,9 +292,9 @@ impl Backend {
     }
 
     /// Fills `out` with the indexes of usable servers: active ones, else backups.
-    fn candidates(&self, out: &mut Vec<usize>, exclude: Option<&Server>) {
+    fn candidates(&self, out: &mut Vec<usize>) {
         out.clear();
-        let ok = |s: &Server| s.usable() && !exclude.is_some_and(|x| x.same_as(s));
+        let ok = |s: &Server| s.usable();
         out.extend(
             self.servers
                 .iter()
@@ -944,6 +948,25 @@ mod tests {
         // The failed server is the only one left: use it anyway.
         b.server("b").expect("b").set_admin(AdminState::Maint);
         assert_eq!(name(&b.pick(&mut lb, None, Some(&a))), Some("a"));
+    }
+
+    #[test]
+    fn redispatch_does_not_fall_to_backup_while_active_is_usable() {
+        let mut cfg = BackendConfig::new("r");
+        cfg.servers = vec![
+            ServerConfig::new("act", addr(1)),
+            ServerConfig {
+                backup: true,
+                ..ServerConfig::new("bk", addr(2))
+            },
+        ];
+        let snap = Snapshot::from_config(1, &[cfg]).expect("valid");
+        let b = snap.backend("r").expect("r");
+        let mut lb = LbState::with_seed(0, 1);
+        let act = b.server("act").expect("act").clone();
+        assert_eq!(name(&b.pick(&mut lb, None, Some(&act))), Some("act"));
+        act.set_oper(OperState::Down);
+        assert_eq!(name(&b.pick(&mut lb, None, Some(&act))), Some("bk"));
     }
 
     #[test]

@@ -354,8 +354,8 @@ fn check_pick(be: &MBackend, p: &Pick) -> Result<(), String> {
     match p {
         Pick::NoServer if cands.is_empty() => Ok(()),
         Pick::NoServer => Err(format!("NoServer with candidates {cands:?}")),
-        // Nothing is held while checking, so a candidate is full only at maxconn 0... never:
-        // maxconn 0 means unlimited, so a Queue here is always wrong.
+        // No slot outlives its check and maxconn is 0 (unlimited) or >= 1, so no candidate
+        // is ever full here: a Queue is always wrong.
         Pick::Queue => Err(format!("Queue with nothing held, candidates {cands:?}")),
         Pick::Server(slot) => {
             let name = &*slot.server().name;
