@@ -470,14 +470,16 @@ impl Server {
         Arc::ptr_eq(&self.rt, &other.rt)
     }
 
-    /// Sets the administrative state (seen at once by every snapshot).
-    pub fn set_admin(&self, s: AdminState) {
-        self.rt.admin.store(s as u8, Ordering::Relaxed);
+    /// Sets the administrative state (seen at once by every snapshot); returns the previous
+    /// one, so the caller can log and count real transitions.
+    pub fn set_admin(&self, s: AdminState) -> AdminState {
+        AdminState::from_u8(self.rt.admin.swap(s as u8, Ordering::Relaxed))
     }
 
-    /// Sets the operational state (health checks, `set server ... health`).
-    pub fn set_oper(&self, s: OperState) {
-        self.rt.oper.store(s as u8, Ordering::Relaxed);
+    /// Sets the operational state (health checks, `set server ... health`); returns the
+    /// previous one.
+    pub fn set_oper(&self, s: OperState) -> OperState {
+        OperState::from_u8(self.rt.oper.swap(s as u8, Ordering::Relaxed))
     }
 
     /// Sets `maxconn` (0: unlimited). Connections above a lowered limit continue.
@@ -838,6 +840,25 @@ impl Snapshot {
         self.backend(name).ok_or_else(|| TableError::NoSuchBackend {
             name: name.to_owned(),
         })
+    }
+
+    /// `clear counters`: resets the maxima (`smax`, `qmax`) of every backend and server to
+    /// their current values; with `all` (`clear counters all`) also zeroes every total.
+    /// Frontend counters are the listeners' and are cleared there.
+    pub fn clear_counters(&self, all: bool) {
+        for b in &self.backends {
+            b.rt.conns.clear_max();
+            b.rt.queued.clear_max();
+            if all {
+                b.rt.counters.clear();
+            }
+            for s in &b.servers {
+                s.rt.conns.clear_max();
+                if all {
+                    s.rt.counters.clear();
+                }
+            }
+        }
     }
 
     /// The named server of the named backend.
@@ -1427,6 +1448,10 @@ mod tests {
             .expect("add");
         t.set_admin("app", "s1", AdminState::Drain).expect("admin");
         t.set_oper("app", "s2", OperState::Down).expect("oper");
+        let s2 = old.server("app", "s2").expect("s2");
+        assert_eq!(s2.set_oper(OperState::Down), OperState::Down, "no transition");
+        assert_eq!(s2.set_admin(AdminState::Maint), AdminState::Ready);
+        assert_eq!(s2.set_admin(AdminState::Ready), AdminState::Maint);
         t.set_maxconn("app", "s1", 7).expect("maxconn");
         let s1 = old.server("app", "s1").expect("s1");
         assert_eq!((s1.admin(), s1.maxconn()), (AdminState::Drain, 7));
@@ -1548,6 +1573,24 @@ mod tests {
         let after = t.load_full();
         assert!(Arc::ptr_eq(&before, &after));
         assert!(after.server("app", "s9").is_err());
+    }
+
+    #[test]
+    fn clear_counters_resets_max_then_totals() {
+        let t = tables();
+        let snap = t.load_full();
+        let b = snap.backend("app").expect("app");
+        let mut lb = crate::balance::LbState::with_seed(0, 1);
+        let held: Vec<_> = (0..3).map(|_| b.pick(&mut lb, None, None)).collect();
+        drop(held);
+        let s1 = snap.server("app", "s1").expect("s1");
+        assert_eq!((b.conns().max(), s1.conns().max()), (3, 2));
+        snap.clear_counters(false);
+        assert_eq!((b.conns().max(), s1.conns().max()), (0, 0));
+        assert_eq!(b.counters().get(Counter::Sessions), 3, "totals kept");
+        snap.clear_counters(true);
+        assert_eq!(b.counters().get(Counter::Sessions), 0);
+        assert_eq!(s1.counters().get(Counter::Selected), 0);
     }
 
     #[test]
