@@ -328,6 +328,14 @@ impl Backend {
         if cands.is_empty() {
             return Pick::NoServer;
         }
+        debug_assert!(
+            cands.iter().all(|&i| i < self.servers.len()),
+            "candidate out of range"
+        );
+        debug_assert!(
+            cands.windows(2).all(|w| w[0] < w[1]),
+            "candidates sorted and unique"
+        );
         cands.retain(|&i| self.servers.get(i).is_some_and(|s| !s.is_full()));
         // Each failed acquisition removes one candidate, so this ends within len+1 turns.
         for _ in 0..=self.servers.len() {
@@ -340,7 +348,9 @@ impl Backend {
             let Some(server) = self.servers.get(i) else {
                 break;
             };
+            debug_assert!(cands.contains(&i), "the algorithm chose outside the candidates");
             if server.try_acquire() {
+                debug_assert!(server.cur_conns() >= 1);
                 return Pick::Server(self.slot(server, lb.thread, new_session));
             }
             // Another thread took its last place since the `is_full` check.

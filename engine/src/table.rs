@@ -1079,6 +1079,7 @@ impl Tables {
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let cur = self.cur.load_full();
             let mut next = f(&cur)?;
+            debug_assert_eq!(next.threads, cur.threads, "a change keeps the shard count");
             next.generation = cur.generation + 1;
             let generation = next.generation;
             let prev = self.cur.compare_and_swap(&cur, Arc::new(next));
