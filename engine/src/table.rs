@@ -210,6 +210,9 @@ pub enum TableError {
     /// `del backend` on a published backend.
     #[error("backend '{name}' is published (unpublish it first)")]
     BackendPublished { name: String },
+    /// `del backend` while it still has servers.
+    #[error("backend '{name}' still has {servers} servers")]
+    BackendHasServers { name: String, servers: usize },
     /// `del backend` while connections use it or wait in its queue.
     #[error("backend '{name}' still has {conns} connections and {queued} queued")]
     BackendBusy { name: String, conns: u64, queued: u64 },
@@ -921,12 +924,18 @@ impl Snapshot {
     }
 
     /// Whether `del backend` would be accepted now (`wait be-removable`): the backend exists,
-    /// is unpublished, and has no connection and no queued connection.
+    /// is unpublished, has no server left, and has no connection and no queued connection.
     pub fn check_backend_removable(&self, name: &str) -> Result<(), TableError> {
         let b = self.must_backend(name)?;
         if b.published {
             return Err(TableError::BackendPublished {
                 name: name.to_owned(),
+            });
+        }
+        if !b.servers.is_empty() {
+            return Err(TableError::BackendHasServers {
+                name: name.to_owned(),
+                servers: b.servers.len(),
             });
         }
         let (conns, queued) = (b.conns().cur(), b.queued().cur());
@@ -941,7 +950,7 @@ impl Snapshot {
     }
 
     /// This snapshot without the named backend (`del backend`): refused while it is
-    /// published or still has connections or queued connections.
+    /// published, has servers, or still has connections or queued connections.
     pub fn without_backend(&self, name: &str) -> Result<Snapshot, TableError> {
         self.check_backend_removable(name)?;
         let mut next = Snapshot::new(self.threads);
@@ -1097,7 +1106,7 @@ impl Tables {
         self.update(|s| s.with_backend(cfg))
     }
 
-    /// `del backend`: refused while published or still in use.
+    /// `del backend`: refused while published, with servers, or still in use.
     pub fn del_backend(&self, name: &str) -> Result<u64, TableError> {
         self.update(|s| s.without_backend(name))
     }
@@ -1420,6 +1429,21 @@ mod tests {
             Err(TableError::BackendPublished { name: "new".into() })
         );
         assert_eq!(t.unpublish("new"), Ok(3));
+        // Refused while it has a server.
+        let srv = ServerConfig {
+            disabled: true,
+            ..ServerConfig::new("x", addr(1))
+        };
+        let g = t.add_server("new", &srv).expect("add");
+        assert_eq!(
+            t.del_backend("new"),
+            Err(TableError::BackendHasServers {
+                name: "new".into(),
+                servers: 1
+            })
+        );
+        assert_eq!(t.del_server("new", "x"), Ok(g + 1));
+        let t_gen = g + 1;
         // Busy while a queued connection waits.
         let ticket = t.load().backend("new").expect("new").enqueue();
         assert_eq!(
@@ -1431,7 +1455,7 @@ mod tests {
             })
         );
         drop(ticket);
-        assert_eq!(t.del_backend("new"), Ok(4));
+        assert_eq!(t.del_backend("new"), Ok(t_gen + 1));
         let s = t.load();
         assert!(s.backend("new").is_none() && s.backend_by_id(2).is_none());
         assert_eq!(s.backend_by_id(1).map(|b| &*b.name), Some("app"));

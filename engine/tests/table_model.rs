@@ -163,6 +163,9 @@ fn model_apply(m: &mut Model, op: &Op) -> Result<(), &'static str> {
             if be.published {
                 return Err("BackendPublished");
             }
+            if !be.servers.is_empty() {
+                return Err("BackendHasServers");
+            }
             m.remove(name(b));
         }
         Op::Publish { b, on } => m.get_mut(name(b)).ok_or("NoSuchBackend")?.published = on,
@@ -298,6 +301,7 @@ fn kind(e: &TableError) -> &'static str {
         TableError::StaticWeight { .. } => "StaticWeight",
         TableError::ServerNotInMaint { .. } => "ServerNotInMaint",
         TableError::BackendPublished { .. } => "BackendPublished",
+        TableError::BackendHasServers { .. } => "BackendHasServers",
         _ => "other",
     }
 }
