@@ -1,8 +1,29 @@
 //! HAProxy-syntax configuration: lexer, typed model, parser. No I/O beyond reading the files.
-//! (stub: being written)
+//!
+//! [`parse_text`] is the pure entry point (no I/O, injectable environment, used by the
+//! fuzz target and the property tests); [`load`] reads `-f` files and directories and uses
+//! the process environment. The result is a [`Config`] whose proxies already carry their
+//! effective settings (the `defaults` they inherit are applied).
+//!
+//! What is rejected: unknown keywords and sections, malformed values, and keywords HAProxy
+//! has but ringlb does not implement where ignoring them would be dangerous (TLS on `bind`,
+//! Lua, SPOE). Harmless ones (`alpn` without TLS, server-side `ssl`, `debug`) only warn.
+
+pub mod cond;
+pub mod lexer;
+pub mod model;
+mod parser;
+pub mod values;
+
+pub use model::*;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Bound on one configuration file's size: real configs are kilobytes, a 64 MiB file is a mistake.
+pub const CONFIG_FILE_BYTES_MAX: u64 = 64 << 20;
+/// Bound on the `*.cfg` files read from one `-f` directory.
+pub const CONFIG_DIR_FILES_MAX: usize = 10_000;
 
 /// Severity of a diagnostic, as HAProxy prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,9 +37,13 @@ pub enum Level {
 /// One message about the configuration, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Alert (fatal) or warning.
     pub level: Level,
+    /// File name as given on the command line (or to [`parse_text`]).
     pub file: String,
+    /// 1-based line number (0 when the message is about the file as a whole).
     pub line: usize,
+    /// HAProxy-style message, e.g. `unknown keyword 'bogus' in 'frontend' section`.
     pub message: String,
 }
 
@@ -28,24 +53,143 @@ impl fmt::Display for Diagnostic {
             Level::Alert => "[ALERT]",
             Level::Warning => "[WARNING]",
         };
-        write!(f, "{lvl} config : parsing [{}:{}] : {}", self.file, self.line, self.message)
+        write!(
+            f,
+            "{lvl} config : parsing [{}:{}] : {}",
+            self.file, self.line, self.message
+        )
     }
 }
-
-/// The whole parsed configuration.
-#[derive(Debug, Clone, Default)]
-pub struct Config {}
 
 /// A configuration that loaded, with its warnings.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The typed configuration.
     pub config: Config,
+    /// Warnings (never alerts).
     pub warnings: Vec<Diagnostic>,
+}
+
+fn conclude(cfg: Config, diags: Vec<Diagnostic>) -> Result<Loaded, Vec<Diagnostic>> {
+    if diags.iter().any(|d| d.level == Level::Alert) {
+        Err(diags)
+    } else {
+        Ok(Loaded {
+            config: cfg,
+            warnings: diags,
+        })
+    }
+}
+
+/// Parses one configuration text. Pure: no I/O; `env` looks up environment variables.
+/// On failure every diagnostic (alerts and warnings) is returned, in order.
+pub fn parse_text(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    parse_files(&[(file.to_string(), text.to_string())], env)
+}
+
+/// Parses several files in order, as `-f a -f b` does (each file starts outside any section).
+pub fn parse_files(
+    files: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut p = parser::Parser::new(env);
+    for (name, text) in files {
+        p.file(name, text);
+    }
+    let (cfg, diags) = p.finish();
+    conclude(cfg, diags)
+}
+
+fn file_diag(file: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        level: Level::Alert,
+        file: file.display().to_string(),
+        line: 0,
+        message,
+    }
+}
+
+fn read_one(path: &Path, out: &mut Vec<(String, String)>, errs: &mut Vec<Diagnostic>) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > CONFIG_FILE_BYTES_MAX => {
+            errs.push(file_diag(
+                path,
+                format!(
+                    "file too large: {} bytes (max {CONFIG_FILE_BYTES_MAX})",
+                    m.len()
+                ),
+            ));
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            errs.push(file_diag(
+                path,
+                format!("Could not open configuration file {} : {e}", path.display()),
+            ));
+            return;
+        }
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => out.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )),
+        Err(e) => errs.push(file_diag(
+            path,
+            format!("Could not open configuration file {} : {e}", path.display()),
+        )),
+    }
 }
 
 /// Loads `-f` arguments in order (files, or directories of `*.cfg` in lexical order).
 /// On failure every diagnostic of every file is returned, alerts and warnings.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
-    let _ = paths;
-    Ok(Loaded { config: Config::default(), warnings: Vec::new() })
+    let mut files = Vec::new();
+    let mut errs = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = match std::fs::read_dir(path) {
+                Ok(e) => e,
+                Err(e) => {
+                    errs.push(file_diag(
+                        path,
+                        format!(
+                            "Cannot open configuration directory {} : {e}",
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            let mut names: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "cfg") && !p.is_dir())
+                .take(CONFIG_DIR_FILES_MAX)
+                .collect();
+            names.sort();
+            for n in names {
+                read_one(&n, &mut files, &mut errs);
+            }
+        } else {
+            read_one(path, &mut files, &mut errs);
+        }
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    match parse_files(&files, &env) {
+        Ok(l) if errs.is_empty() => Ok(l),
+        Ok(l) => {
+            errs.extend(l.warnings);
+            Err(errs)
+        }
+        Err(d) => {
+            errs.extend(d);
+            Err(errs)
+        }
+    }
 }
