@@ -1040,13 +1040,13 @@ impl Proxy {
         p.kind = kind;
         p.from = Some(defaults.name.clone());
         p.place = place;
-        // Rules, ACLs and listeners of a defaults section are not inherited by HAProxy 2.6
-        // except through named defaults; keep what HAProxy keeps.
+        // A defaults section cannot hold binds, servers or use_backend (the parser rejects
+        // them there); clear them anyway so the invariant does not depend on the parser.
         p.binds.clear();
         p.servers.clear();
         p.use_backends.clear();
-        p.default_backend = defaults.default_backend.clone();
-        p.other.clear();
+        p.disabled = false;
+        p.id = None;
         p
     }
 

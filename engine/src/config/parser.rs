@@ -170,6 +170,7 @@ impl<'a> Parser<'a> {
         while let Some(line) = lines.next() {
             n += 1;
             if lines.peek().is_none() && line.is_empty() {
+                n -= 1;
                 break;
             }
             self.ctx.place = Place {
@@ -318,6 +319,7 @@ impl<'a> Parser<'a> {
             Section::Proxy(p) => self.finish_proxy(*p),
             Section::Program(p) => {
                 if p.command.is_empty() {
+                    self.ctx.place = p.place.clone();
                     self.ctx
                         .alert(format!("'program' section '{}' has no 'command'", p.name));
                 }
@@ -452,6 +454,8 @@ impl<'a> Parser<'a> {
                             return;
                         }
                     },
+                    // A new defaults section resets everything; other proxies take the last one.
+                    None if kind == ProxyKind::Defaults => None,
                     None => self.config.defaults.last().cloned(),
                 };
                 let p = match base {
