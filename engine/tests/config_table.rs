@@ -103,6 +103,11 @@ fn accepted_configs() {
         ("missing final newline warns", "backend be\n  server s 127.0.0.1:1".into()),
         ("undefined quoted var warns", "frontend fe\n  bind :1\n  acl a path_beg \"$NOPE\"/x\n".into()),
         ("weight with junk warns", be("  server s 127.0.0.1:1 weight 20.2%")),
+        ("timer with junk after unit warns", df("  timeout client 15min")),
+        ("tcp frontend to http backend", "frontend fe\n  bind :1\n  default_backend be\nbackend be\n  mode http\n".into()),
+        ("check addr ipv6", be("  server s [::1]:80 check addr ::1 port 81")),
+        ("log ring", gl("  log ring@buf local0")),
+        ("expect forms", be("  http-check expect ! string error\n  http-check expect status 200-399\n  http-check expect min-recv 10 comment x rstring ^ok\n  tcp-check expect binary 0d0a")),
     ];
     for (name, text) in &table {
         if let Err(d) = parse(text) {
@@ -267,12 +272,11 @@ fn rejected_configs() {
             3,
             "unknown keyword 'bogus'",
         ),
-        (
-            "timeout bad unit",
-            df("  timeout client 15min"),
-            2,
-            "unexpected character 'm'",
-        ),
+        ("timeout bad unit", df("  timeout client 15x"), 2, "unexpected character 'x'"),
+        ("http frontend to tcp backend", "frontend fe\n  mode http\n  bind :1\n  use_backend be if TRUE\nbackend be\n  mode tcp\n".into(), 4, "wrong mode, required: http, has: tcp"),
+        ("http-check expect unknown match", be("  http-check expect bogus 200"), 2, "unknown match type 'bogus'"),
+        ("http-check expect no pattern", be("  http-check expect status"), 2, "'status' expects a pattern"),
+        ("expect option missing value", be("  tcp-check expect min-recv"), 2, "'min-recv' expects an argument"),
         (
             "timeout not number",
             df("  timeout client abc"),
@@ -712,6 +716,29 @@ fn all_errors_of_all_files_are_reported() {
 }
 
 #[test]
+fn file_level_diagnostic_has_no_line() {
+    let d = engine::config::load(&[std::path::PathBuf::from("/nonexistent/ringlb.cfg")])
+        .expect_err("missing file");
+    let s = d[0].to_string();
+    assert!(
+        s.starts_with("[ALERT] config : Could not open configuration file /nonexistent/ringlb.cfg"),
+        "{s}"
+    );
+}
+
+#[test]
+fn check_expect_is_typed() {
+    let l = ok("backend be\n  option httpchk\n  http-check expect ! rstatus ^5\n");
+    let e = l.config.proxies[0].http_check[0]
+        .expect
+        .clone()
+        .expect("expect");
+    assert!(e.negated);
+    assert_eq!(e.kind, "rstatus");
+    assert_eq!(e.pattern, vec!["^5"]);
+}
+
+#[test]
 fn each_file_starts_outside_any_section() {
     let files = vec![
         ("a.cfg".to_string(), "backend be\n".to_string()),
@@ -787,7 +814,7 @@ fn typed_values_are_stored() {
                 frontend fe\n  bind 127.0.0.1:8080\n  bind [::1]:8081\n  mode http\n  option http-server-close\n  acl api path_beg -i /api\n\
                   use_backend be if api\n  use_backend %[req.hdr(host),lower]\n  default_backend be\n\
                   http-request deny deny_status 429 if { src 10.0.0.1 }\n  http-request return status 200 content-type text/plain string pong\n\
-                backend be\n  balance random(3)\n  server s1 127.0.0.1:80 weight 10 maxconn 5\n  server s2 app.local check port 9000\n  server-template t 2 x.local:81\n\
+                backend be\n  mode http\n  balance random(3)\n  server s1 127.0.0.1:80 weight 10 maxconn 5\n  server s2 app.local check port 9000\n  server-template t 2 x.local:81\n\
                 program p\n  command /bin/echo hi \"a b\"\n  no option start-on-reload\n");
     let c = &l.config;
     assert_eq!(c.global.stats_sockets[0].level, CliLevel::Admin);

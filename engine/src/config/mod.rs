@@ -53,11 +53,16 @@ impl fmt::Display for Diagnostic {
             Level::Alert => "[ALERT]",
             Level::Warning => "[WARNING]",
         };
-        write!(
-            f,
-            "{lvl} config : parsing [{}:{}] : {}",
-            self.file, self.line, self.message
-        )
+        if self.line == 0 {
+            // About a file as a whole (cannot open it...): no line to point at.
+            write!(f, "{lvl} config : {}", self.message)
+        } else {
+            write!(
+                f,
+                "{lvl} config : parsing [{}:{}] : {}",
+                self.file, self.line, self.message
+            )
+        }
     }
 }
 

@@ -793,15 +793,28 @@ pub struct TcpRule {
     pub place: Place,
 }
 
+/// The parsed `expect` of a check rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckExpect {
+    /// `!` before the match.
+    pub negated: bool,
+    /// Match type: `status`, `rstatus`, `string`, `rstring`, `hdr`, `fhdr`, `binary`, `rbinary`, `string-lf`, `binary-lf`, `custom`.
+    pub kind: String,
+    /// The pattern words (one for most types; `hdr name <n> [value <v>]` keeps all).
+    pub pattern: Vec<String>,
+    /// Options before the match (`min-recv`, `comment`, `ok-status`, `on-error`...).
+    pub options: Vec<(String, String)>,
+}
+
 /// An `http-check`/`tcp-check` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRule {
     /// `send`, `expect`, `connect`, `send-binary`, `comment`, `disable-on-404`, `set-var`...
     pub action: String,
-    /// For `expect`: `[!] <match> <pattern>` split; otherwise the arguments.
+    /// The words after the action, as written.
     pub args: Vec<String>,
-    /// For `expect`: negated with `!`.
-    pub negated: bool,
+    /// For `expect`: the parsed match.
+    pub expect: Option<CheckExpect>,
     /// Where it was written.
     pub place: Place,
 }

@@ -5,7 +5,8 @@ use super::cond::{self, parse_format, split_condition, Acl, Condition, FmtPart, 
 use super::lexer::{self, split_line};
 use super::model::*;
 use super::values::{
-    parse_address, parse_duration, parse_size, parse_u32, AddrUse, Address, Port, TimeUnit,
+    parse_address, parse_duration, parse_duration_lenient, parse_size, parse_u32, AddrUse, Address,
+    Port, TimeUnit,
 };
 use super::{Diagnostic, Level};
 use std::collections::BTreeMap;
@@ -59,6 +60,18 @@ impl Ctx<'_> {
             None => (self.env)(name),
         }
     }
+    /// Parses a duration like HAProxy 2.6: characters after a valid unit only warn.
+    fn duration(&mut self, what: &str, v: &str, unit: TimeUnit) -> Result<Duration, String> {
+        let (d, trailing) = parse_duration_lenient(v, unit)?;
+        if let Some(c) = trailing {
+            self.warn(format!(
+                "unexpected character '{c}' after the timer value '{v}' in '{what}', only us, ms, s, m, h and d are supported; ringlb reads {} ms.",
+                d.as_millis()
+            ));
+        }
+        Ok(d)
+    }
+
     /// Expands unquoted `$VAR` in an address word.
     fn expand_addr(&mut self, word: &str) -> String {
         let mut undefined = Vec::new();
@@ -588,6 +601,31 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                     .iter()
                     .any(|b| b.name == n && b.kind.is_backend())
             };
+            let mut targets: Vec<(&str, &Place)> = Vec::new();
+            if let Some(db) = &p.default_backend {
+                targets.push((db, &p.place));
+            }
+            for ub in &p.use_backends {
+                if let BackendRef::Name(n) = &ub.target {
+                    targets.push((n, &ub.place));
+                }
+            }
+            for (name, place) in targets {
+                let be = cfg
+                    .proxies
+                    .iter()
+                    .find(|b| b.name == name && b.kind.is_backend());
+                if let Some(be) = be {
+                    if p.mode == Mode::Http && be.mode == Mode::Tcp {
+                        ctx.place = place.clone();
+                        ctx.alert(format!(
+                            "Proxy '{}': unable to use proxy '{}' with wrong mode, required: http, has: tcp.",
+                            p.name, be.name
+                        ));
+                    }
+                }
+            }
+            ctx.place = p.place.clone();
             if let Some(db) = &p.default_backend {
                 if !find_be(db) {
                     ctx.alert(format!(
@@ -643,6 +681,22 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                 }
             }
         }
+        if p.mode == Mode::Tcp {
+            let rules = [
+                ("http-request", p.http_request.len()),
+                ("http-response", p.http_response.len()),
+                ("http-after-response", p.http_after_response.len()),
+            ];
+            for (kw, n) in rules {
+                if n > 0 {
+                    ctx.place = p.place.clone();
+                    ctx.warn(format!(
+                        "'{kw}' rules ignored for proxy '{}' as they require HTTP mode.",
+                        p.name
+                    ));
+                }
+            }
+        }
         if let CheckKind::External = p.options.check {
             if !cfg.global.external_check {
                 ctx.alert(format!("Proxy '{}' : 'option external-check' unable to find required 'global.external-check'.", p.name));
@@ -684,7 +738,7 @@ fn int_arg(ctx: &mut Ctx<'_>, w: &[String], i: usize) -> Option<u32> {
 fn dur_arg(ctx: &mut Ctx<'_>, w: &[String], i: usize) -> Option<Duration> {
     let kw = w.get(..i).unwrap_or_default().join(" ");
     match w.get(i) {
-        Some(v) => match parse_duration(v, TimeUnit::Ms) {
+        Some(v) => match ctx.duration(&kw, v, TimeUnit::Ms) {
             Ok(d) => Some(d),
             Err(e) => {
                 ctx.alert(format!("'{kw}' : {e}."));
@@ -792,7 +846,7 @@ fn parse_log(ctx: &mut Ctx<'_>, w: &[String]) -> Option<LogTarget> {
     let target = need(ctx, w, 1, "<address> and <facility>")?;
     let t = ctx.expand_addr(target);
     let addr = if let Some(r) = t.strip_prefix("ring@") {
-        Address::Abns(format!("ring@{r}"))
+        Address::Ring(r.to_string())
     } else {
         match parse_address(&t, AddrUse::Other) {
             Ok(a) => a,
@@ -1722,7 +1776,7 @@ fn parse_timeout(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
         ));
         return;
     }
-    match parse_duration(v, TimeUnit::Ms) {
+    match ctx.duration(&format!("timeout {name}"), v, TimeUnit::Ms) {
         Ok(d) => {
             let has = match p.kind {
                 ProxyKind::Frontend => cap & F != 0,
@@ -2181,7 +2235,7 @@ fn parse_server_params(
             ctx.alert(format!("'{k}' expects an argument."));
             return false;
         };
-        let dur = |ctx: &mut Ctx<'_>| match parse_duration(v, TimeUnit::Ms) {
+        let dur = |ctx: &mut Ctx<'_>| match ctx.duration(k, v, TimeUnit::Ms) {
             Ok(d) if d.is_zero() => {
                 ctx.alert(format!("invalid value 0 for argument '{k}'."));
                 None
@@ -2211,7 +2265,7 @@ fn parse_server_params(
             "fastinter" => dur(ctx).map(|d| sp.fastinter = Some(d)).is_some(),
             "downinter" => dur(ctx).map(|d| sp.downinter = Some(d)).is_some(),
             "agent-inter" => dur(ctx).map(|d| sp.agent_inter = Some(d)).is_some(),
-            "slowstart" => match parse_duration(v, TimeUnit::Ms) {
+            "slowstart" => match ctx.duration(k, v, TimeUnit::Ms) {
                 Ok(d) => {
                     sp.slowstart = Some(d);
                     true
@@ -2266,7 +2320,15 @@ fn parse_server_params(
             "id" => int(ctx).map(|n| sp.id = Some(n)).is_some(),
             "addr" => {
                 let a = ctx.expand_addr(v);
-                match parse_address(&a, AddrUse::Other) {
+                let parsed = match a.parse::<std::net::IpAddr>() {
+                    Ok(ip) => Ok(Address::Inet {
+                        family: super::values::Family::Any,
+                        host: super::values::Host::Ip(ip),
+                        port: Port::None,
+                    }),
+                    Err(_) => parse_address(&a, AddrUse::Other),
+                };
+                match parsed {
                     Ok(Address::Inet {
                         host,
                         port: Port::None,
@@ -2961,70 +3023,82 @@ fn parse_check_rule(ctx: &mut Ctx<'_>, w: &[String]) -> Option<CheckRule> {
         ctx.alert(format!("'{kw}' : unknown keyword '{action}'."));
         return None;
     }
-    let mut args = words_from(w, 2);
-    let mut negated = false;
+    let args = words_from(w, 2);
+    let mut expect = None;
     if action == "expect" {
-        if args.first().is_some_and(|a| a == "!") {
-            negated = true;
-            args.remove(0);
-        }
-        const MATCHES: &[&str] = &[
-            "status",
-            "rstatus",
-            "hdr",
-            "fhdr",
-            "string",
-            "rstring",
-            "binary",
-            "rbinary",
-            "string-lf",
-            "binary-lf",
-            "min-recv",
-            "custom",
-            "comment",
-            "ok-status",
-            "error-status",
-            "tout-status",
-            "on-success",
-            "on-error",
-            "status-code",
-        ];
-        // Skip leading options, then need a match keyword.
-        let m = args.iter().find(|a| {
-            !matches!(
-                a.as_str(),
-                "min-recv"
-                    | "comment"
-                    | "ok-status"
-                    | "error-status"
-                    | "tout-status"
-                    | "on-success"
-                    | "on-error"
-                    | "status-code"
-            )
-        });
-        match m {
-            Some(m) if MATCHES.contains(&m.as_str()) => {}
-            Some(m)
-                if !args.is_empty()
-                    && args.iter().position(|a| a == m).is_some_and(|i| i % 2 == 0) =>
-            {
-                ctx.alert(format!("'{kw} expect' : unknown match type '{m}'."));
+        match parse_expect(&args) {
+            Ok(e) => expect = Some(e),
+            Err(e) => {
+                ctx.alert(format!("'{kw} expect' : {e}."));
                 return None;
             }
-            _ if args.is_empty() => {
-                ctx.alert(format!("'{kw} expect' expects a match type and a pattern."));
-                return None;
-            }
-            _ => {}
         }
     }
     Some(CheckRule {
         action: action.to_string(),
         args,
-        negated,
+        expect,
         place,
     })
+}
+
+/// Parses `[!] [options...] <match> <pattern>` of `http-check expect` / `tcp-check expect`.
+fn parse_expect(args: &[String]) -> Result<CheckExpect, String> {
+    const OPTIONS: &[&str] = &[
+        "min-recv",
+        "comment",
+        "ok-status",
+        "error-status",
+        "tout-status",
+        "on-success",
+        "on-error",
+        "status-code",
+    ];
+    const MATCHES: &[&str] = &[
+        "status",
+        "rstatus",
+        "hdr",
+        "fhdr",
+        "string",
+        "rstring",
+        "binary",
+        "rbinary",
+        "string-lf",
+        "binary-lf",
+        "custom",
+    ];
+    let mut e = CheckExpect {
+        negated: false,
+        kind: String::new(),
+        pattern: Vec::new(),
+        options: Vec::new(),
+    };
+    let mut i = 0;
+    loop {
+        match args.get(i).map(String::as_str) {
+            Some("!") => {
+                e.negated = true;
+                i += 1;
+            }
+            Some(o) if OPTIONS.contains(&o) => {
+                let v = args
+                    .get(i + 1)
+                    .ok_or_else(|| format!("'{o}' expects an argument"))?;
+                e.options.push((o.to_string(), v.clone()));
+                i += 2;
+            }
+            Some(m) if MATCHES.contains(&m) => {
+                e.kind = m.to_string();
+                e.pattern = args.get(i + 1..).unwrap_or_default().to_vec();
+                if e.pattern.is_empty() {
+                    return Err(format!("'{m}' expects a pattern"));
+                }
+                return Ok(e);
+            }
+            Some(m) => return Err(format!("unknown match type '{m}'")),
+            None => return Err("expects a match type and a pattern".to_string()),
+        }
+    }
 }
 
 fn parse_stats(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], known: &dyn Fn(&str) -> bool) {

@@ -18,39 +18,57 @@ pub enum TimeUnit {
     S,
 }
 
-/// Parses `10`, `10ms`, `1.5s`? (no: HAProxy takes integers only), `2m`, `1h`, `1d`, `500us`.
+/// Parses `10`, `10ms`, `2m`, `1h`, `1d`, `500us` (integers only, as HAProxy).
+/// Strict: anything after the unit is an error. See [`parse_duration_lenient`].
 pub fn parse_duration(s: &str, unit: TimeUnit) -> Result<Duration, String> {
+    match parse_duration_lenient(s, unit)? {
+        (d, None) => Ok(d),
+        (_, Some(c)) => Err(format!(
+            "unexpected character '{c}' in '{s}' (expects a unit us, ms, s, m, h or d)"
+        )),
+    }
+}
+
+/// Like [`parse_duration`], but, as HAProxy 2.6 does, accepts characters after a valid
+/// unit (`15min` is 15 minutes) and returns the first of them so the caller can warn.
+pub fn parse_duration_lenient(s: &str, unit: TimeUnit) -> Result<(Duration, Option<char>), String> {
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
-        return Err(format!("'{s}' is not a duration (expects an integer with an optional unit us, ms, s, m, h or d)"));
+        return Err(format!(
+            "'{s}' is not a duration (expects an integer with an optional unit us, ms, s, m, h or d)"
+        ));
     }
     let (num, suffix) = s.split_at(digits);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("timer overflow in argument '{s}' (maximum value is 2147483647 ms or ~24.8 days)")
-    })?;
-    let us_per: u64 = match suffix {
-        "" => match unit {
-            TimeUnit::Ms => 1_000,
-            TimeUnit::S => 1_000_000,
-        },
-        "us" => 1,
-        "ms" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "h" => 3_600_000_000,
-        "d" => 86_400_000_000,
-        _ => {
-            let c = suffix.chars().next().unwrap_or('?');
-            return Err(format!(
-                "unexpected character '{c}' in '{s}' (expects a unit us, ms, s, m, h or d)"
-            ));
+    let n: u64 = num.parse().map_err(|_| overflow(s))?;
+    let (us_per, unit_len): (u64, usize) = if suffix.is_empty() {
+        match unit {
+            TimeUnit::Ms => (1_000, 0),
+            TimeUnit::S => (1_000_000, 0),
         }
+    } else if suffix.starts_with("us") {
+        (1, 2)
+    } else if suffix.starts_with("ms") {
+        (1_000, 2)
+    } else if suffix.starts_with('s') {
+        (1_000_000, 1)
+    } else if suffix.starts_with('m') {
+        (60_000_000, 1)
+    } else if suffix.starts_with('h') {
+        (3_600_000_000, 1)
+    } else if suffix.starts_with('d') {
+        (86_400_000_000, 1)
+    } else {
+        let c = suffix.chars().next().unwrap_or('?');
+        return Err(format!(
+            "unexpected character '{c}' in '{s}' (expects a unit us, ms, s, m, h or d)"
+        ));
     };
+    let trailing = suffix.get(unit_len..).and_then(|t| t.chars().next());
     let us = n.checked_mul(us_per).ok_or_else(|| overflow(s))?;
     if us / 1_000 > DURATION_MS_MAX {
         return Err(overflow(s));
     }
-    Ok(Duration::from_micros(us))
+    Ok((Duration::from_micros(us), trailing))
 }
 
 fn overflow(s: &str) -> String {
@@ -157,6 +175,8 @@ pub enum Address {
     SockPair(u32),
     /// `stdout` / `stderr` (log targets only).
     Std(StdStream),
+    /// `ring@<name>` (log targets only): a `ring` section.
+    Ring(String),
 }
 
 /// Standard output streams usable as log targets.
@@ -191,6 +211,7 @@ impl fmt::Display for Address {
             Address::SockPair(n) => write!(f, "sockpair@{n}"),
             Address::Std(StdStream::Stdout) => f.write_str("stdout"),
             Address::Std(StdStream::Stderr) => f.write_str("stderr"),
+            Address::Ring(n) => write!(f, "ring@{n}"),
         }
     }
 }
