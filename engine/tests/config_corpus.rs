@@ -99,3 +99,73 @@ fn reference_snippets_parse() {
         }
     }
 }
+
+/// The configurations the project's acceptance checks write (`cat >lb.cfg <<CFG` blocks
+/// in /work/shared/acceptance/checks/*), with their `$PORT` variables filled in.
+#[test]
+fn acceptance_check_configs_parse() {
+    let dir = Path::new("/work/shared/acceptance/checks");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!(
+            "note: {} not present, acceptance configs skipped",
+            dir.display()
+        );
+        return;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let Ok(script) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let mut block: Option<String> = None;
+        for line in script.lines() {
+            match &mut block {
+                None if line.contains("<<CFG") => block = Some(String::new()),
+                None => {}
+                Some(b) if line == "CFG" => {
+                    let cfg = fill_vars(b);
+                    if let Err(d) = parse_text("lb.cfg", &cfg, &|_| None) {
+                        panic!(
+                            "{:?}:\n{cfg}\n{}",
+                            e.path(),
+                            d.iter()
+                                .map(|d| d.to_string())
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        );
+                    }
+                    n += 1;
+                    block = None;
+                }
+                Some(b) => {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+            }
+        }
+    }
+    assert!(n >= 5, "found {n} configs");
+}
+
+/// Replaces shell variables (`$FE`, `$BARTMP`) with a port number or a path.
+fn fill_vars(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|c| c.is_ascii_uppercase()) {
+            let mut name = String::new();
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_alphanumeric() || n == '_' {
+                    name.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push_str(if name == "BARTMP" { "/tmp" } else { "1234" });
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -198,3 +198,59 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_shape() {
+        let d = Diagnostic {
+            level: Level::Alert,
+            file: "site.cfg".into(),
+            line: 9,
+            message: "unknown keyword 'bogus' in 'frontend' section".into(),
+        };
+        assert_eq!(
+            d.to_string(),
+            "[ALERT] config : parsing [site.cfg:9] : unknown keyword 'bogus' in 'frontend' section"
+        );
+        let w = Diagnostic {
+            level: Level::Warning,
+            file: "x".into(),
+            line: 0,
+            message: "m".into(),
+        };
+        assert_eq!(w.to_string(), "[WARNING] config : m");
+    }
+
+    #[test]
+    fn alerts_reject_warnings_do_not() {
+        let env = |_: &str| None;
+        assert!(parse_text("a.cfg", "frontend fe\n", &env).is_ok());
+        let d = parse_text("a.cfg", "frontend fe\n  bogus\n", &env).expect_err("rejected");
+        assert!(
+            d.iter().any(|d| d.level == Level::Warning),
+            "warnings are returned with alerts"
+        );
+        assert!(d.iter().any(|d| d.level == Level::Alert));
+    }
+
+    #[test]
+    fn directory_is_read_in_lexical_order() {
+        let dir = std::env::temp_dir().join(format!("ringlb-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("20-b.cfg"), "backend b\n  server s 127.0.0.1:1\n").expect("write");
+        std::fs::write(
+            dir.join("10-a.cfg"),
+            "frontend a\n  bind :1\n  default_backend b\n",
+        )
+        .expect("write");
+        std::fs::write(dir.join("30-ignored.txt"), "bogus\n").expect("write");
+        let l = load(std::slice::from_ref(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
+        let l = l.expect("loads");
+        let names: Vec<&str> = l.config.proxies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b"]);
+    }
+}

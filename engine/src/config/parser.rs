@@ -22,6 +22,13 @@ pub const IF_NESTING_MAX: usize = 32;
 pub const PROXIES_MAX: usize = 100_000;
 /// Bound on servers in one backend (HAProxy has none; keeps memory bounded on fuzz input).
 pub const SERVERS_PER_BACKEND_MAX: usize = 100_000;
+/// Bound on model items that do not come one per line: servers (a `server-template` makes
+/// many) and the rules, ACLs and settings each proxy copies from its `defaults`. Without it a
+/// few kilobytes of hostile text could allocate gigabytes; at ~1 KiB per item this caps the
+/// model near 500 MiB, far above any real configuration (the largest known have ~10^4 servers).
+pub const CONFIG_ITEMS_MAX: usize = 500_000;
+/// Highest CPU number accepted by `cpu-map` (HAProxy's 64 bits x 64 thread groups).
+pub const CPU_ID_MAX: u32 = 4095;
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -33,6 +40,8 @@ pub(super) struct Ctx<'a> {
     pub(super) diags: Vec<Diagnostic>,
     place: Place,
     dropped: usize,
+    /// Items charged against [`CONFIG_ITEMS_MAX`].
+    items: usize,
 }
 
 impl Ctx<'_> {
@@ -70,6 +79,18 @@ impl Ctx<'_> {
             ));
         }
         Ok(d)
+    }
+
+    /// Charges `n` items against [`CONFIG_ITEMS_MAX`]; false (with an alert) when over.
+    fn charge(&mut self, n: usize) -> bool {
+        self.items = self.items.saturating_add(n);
+        if self.items > CONFIG_ITEMS_MAX {
+            self.alert(format!(
+                "configuration too large: more than {CONFIG_ITEMS_MAX} servers and inherited rules"
+            ));
+            return false;
+        }
+        true
     }
 
     /// Expands unquoted `$VAR` in an address word.
@@ -168,6 +189,7 @@ impl<'a> Parser<'a> {
                 diags: Vec::new(),
                 place: Place::default(),
                 dropped: 0,
+                items: 0,
             },
             config: Config::default(),
             section: Section::None,
@@ -471,6 +493,23 @@ impl<'a> Parser<'a> {
                     None if kind == ProxyKind::Defaults => None,
                     None => self.config.defaults.last().cloned(),
                 };
+                let weight = base.as_ref().map_or(1, |d| {
+                    1 + d.http_request.len()
+                        + d.http_response.len()
+                        + d.http_after_response.len()
+                        + d.tcp_request.len()
+                        + d.tcp_response.len()
+                        + d.http_check.len()
+                        + d.tcp_check.len()
+                        + d.acls.len()
+                        + d.redirects.len()
+                        + d.errorfiles.len()
+                        + d.log.targets.len()
+                        + d.other.len()
+                });
+                if !self.ctx.charge(weight) {
+                    return;
+                }
                 let p = match base {
                     Some(d) => Proxy::inherit(kind, name, place, &d),
                     None => Proxy::new(kind, name, place),
@@ -1015,9 +1054,8 @@ fn parse_stats_socket(ctx: &mut Ctx<'_>, w: &[String]) -> Option<StatsSocket> {
 }
 
 fn parse_cpus(s: &str) -> Result<Vec<u32>, String> {
-    /// Highest CPU number accepted (HAProxy's LONGBITS * MAX_THREAD_GROUPS bound).
-    const CPU_ID_MAX: u32 = 4095;
-    let mut out = Vec::new();
+    // A set, so repeated or overlapping ranges cost nothing.
+    let mut set = vec![false; CPU_ID_MAX as usize + 1];
     for part in s.split(',') {
         let (a, b) = match part.split_once('-') {
             Some((a, b)) => (parse_u32(a)?, parse_u32(b)?),
@@ -1029,9 +1067,15 @@ fn parse_cpus(s: &str) -> Result<Vec<u32>, String> {
         if b < a || b > CPU_ID_MAX {
             return Err(format!("invalid cpu range '{part}' (max {CPU_ID_MAX})"));
         }
-        out.extend(a..=b);
+        for c in a..=b {
+            if let Some(slot) = set.get_mut(c as usize) {
+                *slot = true;
+            }
+        }
     }
-    Ok(out)
+    Ok((0..=CPU_ID_MAX)
+        .filter(|&c| set.get(c as usize).copied().unwrap_or(false))
+        .collect())
 }
 
 fn global_kw(ctx: &mut Ctx<'_>, g: &mut Global, w: &[String]) {
@@ -2484,7 +2528,7 @@ fn parse_server(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
         }
     };
     let mut params = p.default_server.clone();
-    if parse_server_params(ctx, &mut params, w, 3, false) {
+    if parse_server_params(ctx, &mut params, w, 3, false) && ctx.charge(1) {
         p.servers.push(Server {
             name: name.to_string(),
             addr,
@@ -2522,7 +2566,7 @@ fn parse_server_template(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
         }
     };
     let mut params = p.default_server.clone();
-    if !parse_server_params(ctx, &mut params, w, 4, false) {
+    if !parse_server_params(ctx, &mut params, w, 4, false) || !ctx.charge((hi - lo + 1) as usize) {
         return;
     }
     for n in lo..=hi {
@@ -3384,4 +3428,108 @@ fn other_kw(ctx: &mut Ctx<'_>, o: &mut OtherSection, w: &[String]) {
         place: ctx.place.clone(),
         words: w.to_vec(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["be", "be-1", "a_b.c:d", "X9"] {
+            assert_eq!(invalid_char(ok), None, "{ok}");
+        }
+        for (bad, c) in [("a/b", '/'), ("a b", ' '), ("é", 'é'), ("a%", '%')] {
+            assert_eq!(invalid_char(bad), Some(c), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        use std::cmp::Ordering::*;
+        assert_eq!(version_cmp("2.4"), Less);
+        assert_eq!(version_cmp("2.6"), Equal);
+        assert_eq!(version_cmp("3.0"), Greater);
+        assert_eq!(version_cmp("2.6.1"), Greater);
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("0-3"), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(parse_cpus("3,1,1-2"), Ok(vec![1, 2, 3]));
+        for bad in ["", "x", "3-1", "0-4096", "1,,2"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+        // Many overlapping ranges stay bounded by the number of CPUs.
+        let many = vec!["0-4095"; 1000].join(",");
+        assert_eq!(parse_cpus(&many).map(|v| v.len()), Ok(4096));
+    }
+
+    #[test]
+    fn redirects() {
+        let r =
+            parse_redirect(&w("scheme https code 301 drop-query set-cookie A=b")).expect("parses");
+        assert_eq!(
+            (r.kind.as_str(), r.to.as_str(), r.code),
+            ("scheme", "https", 301)
+        );
+        assert_eq!(r.options, vec!["drop-query", "set-cookie A=b"]);
+        for bad in [
+            "",
+            "location",
+            "elsewhere /x",
+            "location /x code 200",
+            "location /x bogus",
+            "prefix /x set-cookie",
+        ] {
+            assert!(parse_redirect(&w(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expects() {
+        let e = parse_expect(&w("! min-recv 5 string ok")).expect("parses");
+        assert!(e.negated);
+        assert_eq!(e.kind, "string");
+        assert_eq!(e.options, vec![("min-recv".to_string(), "5".to_string())]);
+        for bad in ["", "!", "status", "bogus 1", "min-recv"] {
+            assert!(parse_expect(&w(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn item_budget_stops_hostile_inheritance() {
+        let env = |_: &str| None;
+        let mut p = Parser::new(&env);
+        let mut text = String::from("defaults\n");
+        for _ in 0..1000 {
+            text.push_str("  http-request set-header X y\n");
+        }
+        for i in 0..(CONFIG_ITEMS_MAX / 1000 + 10) {
+            text.push_str(&format!("backend b{i}\n"));
+        }
+        p.file("big.cfg", &text);
+        let (cfg, diags) = p.finish();
+        assert!(diags
+            .iter()
+            .any(|d| d.message.contains("configuration too large")));
+        let rules: usize = cfg.proxies.iter().map(|p| p.http_request.len()).sum();
+        assert!(rules <= CONFIG_ITEMS_MAX, "{rules}");
+    }
+
+    #[test]
+    fn diagnostics_are_capped() {
+        let env = |_: &str| None;
+        let mut p = Parser::new(&env);
+        p.file("noise.cfg", &"bogus\n".repeat(DIAGNOSTICS_MAX * 3));
+        let (_, diags) = p.finish();
+        assert_eq!(diags.len(), DIAGNOSTICS_MAX);
+        assert!(diags
+            .last()
+            .is_some_and(|d| d.message.contains("more not shown")));
+    }
 }
