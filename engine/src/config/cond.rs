@@ -267,7 +267,7 @@ pub struct CondTerm {
 pub struct Condition {
     /// True for `unless`.
     pub unless: bool,
-    /// Disjunction (`||`, `or`) of conjunctions (terms side by side, or `&&`? no: implicit and).
+    /// Disjunction (`||`, `or`) of conjunctions; terms side by side are ANDed (implicit and).
     pub any_of: Vec<Vec<CondTerm>>,
 }
 

@@ -485,7 +485,6 @@ pub struct Timeouts {
     pub tarpit: Option<Duration>,
 }
 
-/// `on-error` / `on-marked-down` actions and friends are kept as their keyword.
 /// Server (and `default-server`) parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerParams {

@@ -720,6 +720,27 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                 }
             }
         }
+        let mut missing = Vec::new();
+        if p.kind.is_frontend() && p.timeouts.client.is_none() {
+            missing.push("client");
+        }
+        if p.kind.is_backend() {
+            if p.timeouts.connect.is_none() {
+                missing.push("connect");
+            }
+            if p.timeouts.server.is_none() {
+                missing.push("server");
+            }
+        }
+        if !missing.is_empty() {
+            ctx.place = p.place.clone();
+            ctx.warn(format!(
+                "missing timeouts for {} '{}'. While not properly invalid, you will certainly encounter various problems with such a configuration. To fix this, please ensure that all following timeouts are set to a non-zero value: '{}'.",
+                p.kind.keyword(),
+                p.name,
+                missing.join("', '")
+            ));
+        }
         if p.mode == Mode::Tcp {
             let rules = [
                 ("http-request", p.http_request.len()),

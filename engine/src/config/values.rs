@@ -14,7 +14,7 @@ pub const DURATION_MS_MAX: u64 = i32::MAX as u64;
 pub enum TimeUnit {
     /// Milliseconds (timeouts and most delays).
     Ms,
-    /// Seconds (a few keywords, e.g. `hard-stop-after` is ms too, `grace` etc.).
+    /// Seconds (`stats refresh`).
     S,
 }
 
