@@ -861,3 +861,14 @@ fn typed_values_are_stored() {
     assert_eq!(p.command, vec!["/bin/echo", "hi", "a b"]);
     assert!(!p.start_on_reload);
 }
+
+#[test]
+fn pseudo_variables_and_word_expansion() {
+    let l = ok("global\n  setenv SRVS \"a b\"\nbackend be\n  description \"at $.FILE:${.LINE} in $.SECTION\"\n  hash-type \"${SRVS[*]}\" x\n");
+    let be = l.config.proxy("be").expect("be");
+    assert_eq!(be.description.as_deref(), Some("at t.cfg:4 in be"));
+    assert_eq!(
+        be.hash_type,
+        Some(vec!["a".to_string(), "b".to_string(), "x".to_string()])
+    );
+}

@@ -1,17 +1,22 @@
 //! Splits one configuration line into words with HAProxy's quoting rules
-//! (configuration.txt 2.2 "Quoting and escaping", 2.3 "Environment variables").
+//! (configuration.txt 2.2 "Quoting and escaping", 2.3 "Environment variables";
+//! `parse_line()` in HAProxy's src/tools.c is the authority for the corner cases):
 //!
-//! - words are separated by spaces and tabs; an unquoted `#` starts a comment;
+//! - words are separated by blanks; an unquoted `#` starts a comment; CR or LF ends the line;
 //! - `'...'` is a strong quote: nothing inside is interpreted;
-//! - `"..."` is a weak quote: spaces, `#` and `'` lose their meaning, and `$NAME`,
-//!   `${NAME}` and `${NAME-default}` are replaced by the environment variable (an
-//!   undefined variable becomes the empty string, as in HAProxy, with a warning);
+//! - `"..."` is a weak quote: blanks, `#` and `'` lose their meaning, and `$NAME`,
+//!   `${NAME}`, `${NAME-default}` and `${NAME[*]}` (one word per blank-separated part of
+//!   the value) are replaced by the environment variable. An undefined variable becomes the
+//!   empty string, as in HAProxy (reported so the caller can warn). A `$` followed by
+//!   anything but a letter, `_` or `.` is an error, as in HAProxy. `$.LINE`, `$.FILE` and
+//!   `$.SECTION` are asked to the lookup function like any other name;
 //! - outside strong quotes a backslash escapes: `\ `, `\#`, `\\`, `\'`, `\"` give the
 //!   character, `\r`, `\n`, `\t` the control character, `\xHH` the byte; `\$` gives `$`
-//!   inside weak quotes; any other backslash is kept as it is (`\1` stays `\1`).
+//!   inside weak quotes; any other backslash is kept as it is (`\1` stays `\1`);
+//! - an empty last word (`maxconn ""`) is dropped, like HAProxy does.
 //!
-//! Pure and bounded: the output never exceeds [`LINE_WORDS_MAX`] words, and each word
-//! is at most the line plus the expansions, which are capped by [`EXPANDED_LINE_BYTES_MAX`].
+//! Pure and bounded: the output never exceeds [`LINE_WORDS_MAX`] words, and the words
+//! hold at most [`EXPANDED_LINE_BYTES_MAX`] bytes.
 
 /// HAProxy's `MAX_LINE_ARGS`: a line with more words is rejected, as HAProxy does.
 pub const LINE_WORDS_MAX: usize = 64;
@@ -19,7 +24,7 @@ pub const LINE_WORDS_MAX: usize = 64;
 /// cannot blow up memory.
 pub const EXPANDED_LINE_BYTES_MAX: usize = 1 << 20;
 
-/// The words of one line, or why it could not be split.
+/// The words of one line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Line {
     /// The words after unquoting and expansion; empty for a blank or comment line.
@@ -28,7 +33,7 @@ pub struct Line {
     pub undefined_vars: Vec<String>,
 }
 
-/// Why a line could not be split.
+/// Why a line could not be split. Positions are 1-based byte offsets, as HAProxy prints them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LexError {
     /// A quote was opened and not closed before the end of the line.
@@ -38,8 +43,14 @@ pub enum LexError {
     #[error("truncated or invalid hexadecimal sequence at position {0}")]
     BadHex(usize),
     /// `${` without its `}`.
-    #[error("unterminated variable name at position {0}")]
-    UnterminatedVar(usize),
+    #[error("unmatched brace in environment variable name at position {0}")]
+    UnmatchedBrace(usize),
+    /// `$` followed by a character that cannot start a variable name (inside double quotes).
+    #[error("forbidden first char in environment variable name at position {0}")]
+    BadVarName(usize),
+    /// `${NAME[` not followed by `*]`.
+    #[error("truncated or invalid word expansion sequence at position {0}")]
+    BadExpand(usize),
     /// More than [`LINE_WORDS_MAX`] words.
     #[error("too many words, truncating after word {max}")]
     TooManyWords {
@@ -63,136 +74,121 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-fn is_var_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+/// C's `isspace` without the line ends, which end the line before we get here.
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | 0x0b | 0x0c)
 }
 
-fn is_var_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+/// Words being built: the last one is open.
+struct Words {
+    done: Vec<Vec<u8>>,
+    cur: Vec<u8>,
+    total: usize,
+}
+
+impl Words {
+    fn push_byte(&mut self, c: u8) -> Result<(), LexError> {
+        self.total += 1;
+        if self.total > EXPANDED_LINE_BYTES_MAX {
+            return Err(LexError::TooLong {
+                max: EXPANDED_LINE_BYTES_MAX,
+            });
+        }
+        self.cur.push(c);
+        Ok(())
+    }
+
+    /// Closes the current word and opens a new (empty) one.
+    fn next(&mut self) -> Result<(), LexError> {
+        if self.done.len() + 1 >= LINE_WORDS_MAX {
+            return Err(LexError::TooManyWords {
+                max: LINE_WORDS_MAX,
+            });
+        }
+        self.done.push(std::mem::take(&mut self.cur));
+        Ok(())
+    }
 }
 
 /// Splits `line` (without its newline) into words. `env` looks up a variable.
 pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Line, LexError> {
     let b = line.as_bytes();
-    let mut out = Line::default();
-    // Bytes of the word being built (may hold arbitrary bytes from \xHH).
-    let mut cur: Vec<u8> = Vec::new();
-    let mut in_word = false;
-    let mut quote: Option<u8> = None;
+    let mut undefined = Vec::new();
+    let mut w = Words {
+        done: Vec::new(),
+        cur: Vec::new(),
+        total: 0,
+    };
+    let mut squote = false;
+    let mut dquote = false;
     let mut quote_pos = 0;
-    let mut total = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if quote == Some(b'\'') {
-            if c == b'\'' {
-                quote = None;
-            } else {
-                cur.push(c);
-            }
-            i += 1;
-            continue;
-        }
-        if quote.is_none() && (c == b' ' || c == b'\t' || c == b'\r') {
-            if in_word {
-                push_word(&mut out, &mut cur, &mut total)?;
-                in_word = false;
-            }
-            i += 1;
-            continue;
-        }
-        if quote.is_none() && c == b'#' {
-            break;
-        }
-        in_word = true;
+    // HAProxy's reader skips leading blanks before splitting.
+    let mut i = b.iter().take_while(|&&c| is_blank(c)).count();
+    while let Some(&c) = b.get(i) {
         match c {
-            b'\'' if quote.is_none() => {
-                quote = Some(b'\'');
+            b'\r' | b'\n' | 0 => break,
+            b'#' if !squote && !dquote => break,
+            b'"' if !squote => {
+                dquote = !dquote;
                 quote_pos = i;
                 i += 1;
             }
-            b'"' => {
-                if quote == Some(b'"') {
-                    quote = None;
-                } else {
-                    quote = Some(b'"');
-                    quote_pos = i;
-                }
+            b'\'' if !dquote => {
+                squote = !squote;
+                quote_pos = i;
                 i += 1;
             }
-            b'\\' => {
-                let next = b.get(i + 1).copied();
-                match next {
-                    Some(n @ (b' ' | b'#' | b'\\' | b'\'' | b'"')) => {
-                        cur.push(n);
-                        i += 2;
-                    }
-                    Some(b'r') => {
-                        cur.push(b'\r');
-                        i += 2;
-                    }
-                    Some(b'n') => {
-                        cur.push(b'\n');
-                        i += 2;
-                    }
-                    Some(b't') => {
-                        cur.push(b'\t');
-                        i += 2;
-                    }
-                    Some(b'$') if quote == Some(b'"') => {
-                        cur.push(b'$');
-                        i += 2;
-                    }
+            b'\\' if !squote => {
+                let (out, used) = match b.get(i + 1).copied() {
+                    Some(n @ (b' ' | b'\\' | b'#' | b'\'' | b'"')) => (n, 2),
+                    Some(b't') => (b'\t', 2),
+                    Some(b'n') => (b'\n', 2),
+                    Some(b'r') => (b'\r', 2),
+                    Some(b'$') if dquote => (b'$', 2),
                     Some(b'x') => {
                         let h = b.get(i + 2).copied().and_then(hex);
                         let l = b.get(i + 3).copied().and_then(hex);
                         match (h, l) {
-                            (Some(h), Some(l)) => {
-                                cur.push(h << 4 | l);
-                                i += 4;
-                            }
-                            _ => return Err(LexError::BadHex(i)),
+                            (Some(h), Some(l)) => (h << 4 | l, 4),
+                            _ => return Err(LexError::BadHex(i + 1)),
                         }
                     }
-                    _ => {
-                        cur.push(b'\\');
-                        i += 1;
-                    }
-                }
+                    _ => (b'\\', 1),
+                };
+                w.push_byte(out)?;
+                i += used;
             }
-            b'$' if quote == Some(b'"') => {
-                i = expand_var(b, i, env, &mut cur, &mut out.undefined_vars, &mut total)?;
+            c if is_blank(c) && !squote && !dquote => {
+                while b.get(i).copied().is_some_and(is_blank) {
+                    i += 1;
+                }
+                w.next()?;
+            }
+            b'$' if dquote => {
+                i = expand_var(b, i, env, &mut w, &mut undefined)?;
             }
             _ => {
-                cur.push(c);
+                w.push_byte(c)?;
                 i += 1;
             }
         }
     }
-    if quote.is_some() {
-        return Err(LexError::UnmatchedQuote(quote_pos));
+    if squote || dquote {
+        return Err(LexError::UnmatchedQuote(quote_pos + 1));
     }
-    if in_word {
-        push_word(&mut out, &mut cur, &mut total)?;
+    // The last word is dropped when empty (trailing blanks, `""`, empty expansion).
+    if !w.cur.is_empty() {
+        w.done.push(std::mem::take(&mut w.cur));
     }
-    Ok(out)
-}
-
-fn push_word(out: &mut Line, cur: &mut Vec<u8>, total: &mut usize) -> Result<(), LexError> {
-    if out.words.len() >= LINE_WORDS_MAX {
-        return Err(LexError::TooManyWords {
-            max: LINE_WORDS_MAX,
-        });
-    }
-    *total = total.saturating_add(cur.len());
-    if *total > EXPANDED_LINE_BYTES_MAX {
-        return Err(LexError::TooLong {
-            max: EXPANDED_LINE_BYTES_MAX,
-        });
-    }
-    out.words.push(String::from_utf8_lossy(cur).into_owned());
-    cur.clear();
-    Ok(())
+    let words = w
+        .done
+        .iter()
+        .map(|x| String::from_utf8_lossy(x).into_owned())
+        .collect();
+    Ok(Line {
+        words,
+        undefined_vars: undefined,
+    })
 }
 
 /// Expands the variable starting at `b[i] == '$'`; returns the index after it.
@@ -200,61 +196,78 @@ fn expand_var(
     b: &[u8],
     i: usize,
     env: &dyn Fn(&str) -> Option<String>,
-    cur: &mut Vec<u8>,
+    w: &mut Words,
     undefined: &mut Vec<String>,
-    total: &mut usize,
 ) -> Result<usize, LexError> {
     let braced = b.get(i + 1) == Some(&b'{');
     let start = if braced { i + 2 } else { i + 1 };
-    if !b.get(start).copied().is_some_and(is_var_start) {
-        // Not a variable reference: a literal dollar.
-        cur.push(b'$');
-        return Ok(i + 1);
+    let first = b.get(start).copied().unwrap_or(0);
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'.') {
+        return Err(LexError::BadVarName(start + 1));
     }
-    let mut end = start;
-    while b.get(end).copied().is_some_and(is_var_char) {
+    let mut end = start + usize::from(first == b'.');
+    while b
+        .get(end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
         end += 1;
     }
     let name = String::from_utf8_lossy(b.get(start..end).unwrap_or_default()).into_owned();
-    let mut default: Option<String> = None;
-    let next = if braced {
-        let mut j = end;
+    let mut value = env(&name);
+    if value.is_none() && name.starts_with('.') {
+        return Err(LexError::BadVarName(start + 1));
+    }
+    let mut j = end;
+    let mut expand_words = false;
+    if braced && b.get(j) == Some(&b'[') {
+        if b.get(j + 1) != Some(&b'*') || b.get(j + 2) != Some(&b']') {
+            return Err(LexError::BadExpand(j + 1));
+        }
+        expand_words = true;
+        j += 3;
+    }
+    if braced {
         if b.get(j) == Some(&b'-') {
             let ds = j + 1;
             while b.get(j).is_some_and(|&c| c != b'}') {
                 j += 1;
             }
-            default = Some(String::from_utf8_lossy(b.get(ds..j).unwrap_or_default()).into_owned());
+            if value.is_none() {
+                value =
+                    Some(String::from_utf8_lossy(b.get(ds..j).unwrap_or_default()).into_owned());
+            }
         }
         if b.get(j) != Some(&b'}') {
-            return Err(LexError::UnterminatedVar(i));
+            return Err(LexError::UnmatchedBrace(i + 2));
         }
-        j + 1
-    } else {
-        end
-    };
-    let value = match env(&name) {
-        Some(v) => v,
-        None => match default {
-            Some(d) => d,
-            None => {
-                undefined.push(name);
-                String::new()
-            }
-        },
-    };
-    *total = total.saturating_add(value.len());
-    if *total > EXPANDED_LINE_BYTES_MAX {
-        return Err(LexError::TooLong {
-            max: EXPANDED_LINE_BYTES_MAX,
-        });
+        j += 1;
     }
-    cur.extend_from_slice(value.as_bytes());
-    Ok(next)
+    let value = match value {
+        Some(v) => v,
+        None => {
+            undefined.push(name);
+            String::new()
+        }
+    };
+    let vb = value.as_bytes();
+    let mut k = 0;
+    while let Some(&c) = vb.get(k) {
+        if expand_words && is_blank(c) {
+            w.next()?;
+            while vb.get(k).copied().is_some_and(is_blank) {
+                k += 1;
+            }
+            continue;
+        }
+        w.push_byte(c)?;
+        k += 1;
+    }
+    Ok(j)
 }
 
 /// Expands `$NAME` and `${NAME}` anywhere in an unquoted address word, as HAProxy's
-/// `str2sa_range` does. Undefined variables become "" and are reported.
+/// `str2sa_range` does. Undefined variables become "" and are reported; a `$` that does
+/// not start a variable name is kept.
 pub fn expand_unquoted(
     word: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -264,24 +277,25 @@ pub fn expand_unquoted(
         return word.to_string();
     }
     let b = word.as_bytes();
-    let mut cur = Vec::with_capacity(b.len());
-    let mut total = 0;
+    let mut w = Words {
+        done: Vec::new(),
+        cur: Vec::with_capacity(b.len()),
+        total: 0,
+    };
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'$' {
-            match expand_var(b, i, env, &mut cur, undefined, &mut total) {
-                Ok(n) => i = n,
-                Err(_) => {
-                    cur.extend_from_slice(b.get(i..).unwrap_or_default());
-                    break;
-                }
+    while let Some(&c) = b.get(i) {
+        if c == b'$' {
+            if let Ok(n) = expand_var(b, i, env, &mut w, undefined) {
+                i = n;
+                continue;
             }
-        } else {
-            cur.push(b[i]);
-            i += 1;
         }
+        if w.push_byte(c).is_err() {
+            break;
+        }
+        i += 1;
     }
-    String::from_utf8_lossy(&cur).into_owned()
+    String::from_utf8_lossy(&w.cur).into_owned()
 }
 
 #[cfg(test)]
@@ -291,6 +305,7 @@ mod tests {
     fn env(name: &str) -> Option<String> {
         match name {
             "PORT" => Some("8080".into()),
+            ".LINE" => Some("7".into()),
             "SP" => Some("a b".into()),
             _ => None,
         }
@@ -332,10 +347,16 @@ mod tests {
             ("a \"b#c\"", &["a", "b#c"]),
             ("a \\x41\\x42", &["a", "AB"]),
             ("a \\1\\2", &["a", "\\1\\2"]),
-            ("a \"\"", &["a", ""]),
+            ("a \"\"", &["a"]),
+            ("a \"\" b", &["a", "", "b"]),
+            ("a \"${NOPE}\"", &["a"]),
+            ("a \"${SP[*]}\" c", &["a", "a", "b", "c"]),
+            ("a \"$.LINE\"", &["a", "7"]),
+            ("a b\rc", &["a", "b"]),
+            ("\t  a\x0bb", &["a", "b"]),
             ("a \"it's\"", &["a", "it's"]),
             ("a 'say \"hi\"'", &["a", "say \"hi\""]),
-            ("a \"$\"", &["a", "$"]),
+            ("a $1 '$'", &["a", "$1", "$"]),
         ];
         for (line, want) in table {
             let got = words(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
@@ -346,11 +367,15 @@ mod tests {
     #[test]
     fn rejected_lines() {
         let table: &[(&str, LexError)] = &[
-            ("a \"b", LexError::UnmatchedQuote(2)),
-            ("a 'b", LexError::UnmatchedQuote(2)),
-            ("a \\xZZ", LexError::BadHex(2)),
-            ("a \\x4", LexError::BadHex(2)),
-            ("a \"${PORT\"", LexError::UnterminatedVar(3)),
+            ("a \"b", LexError::UnmatchedQuote(3)),
+            ("a 'b", LexError::UnmatchedQuote(3)),
+            ("a \\xZZ", LexError::BadHex(3)),
+            ("a \\x4", LexError::BadHex(3)),
+            ("a \"${PORT\"", LexError::UnmatchedBrace(5)),
+            ("a \"$\"", LexError::BadVarName(5)),
+            ("a \"^/x$\"", LexError::BadVarName(8)),
+            ("a \"$.NOPE\"", LexError::BadVarName(5)),
+            ("a \"${X[+]}\"", LexError::BadExpand(7)),
         ];
         for (line, want) in table {
             assert_eq!(words(line).as_ref(), Err(want), "line {line:?}");
@@ -367,7 +392,7 @@ mod tests {
     #[test]
     fn undefined_variables_are_reported_and_empty() {
         let l = split_line("a \"x${NOPE}y\" \"$ALSO\"", &env).expect("splits");
-        assert_eq!(l.words, vec!["a", "xy", ""]);
+        assert_eq!(l.words, vec!["a", "xy"]);
         assert_eq!(l.undefined_vars, vec!["NOPE", "ALSO"]);
     }
 

@@ -236,9 +236,25 @@ impl<'a> Parser<'a> {
         let ctx = &mut self.ctx;
         let overlay = &ctx.overlay;
         let env = ctx.env;
-        let look = |n: &str| match overlay.get(n) {
-            Some(v) => v.clone(),
-            None => env(n),
+        let place = &ctx.place;
+        let section = match &self.section {
+            Section::None | Section::Broken => String::new(),
+            Section::Global => "global".to_string(),
+            Section::Proxy(p) if p.name.is_empty() => p.kind.keyword().to_string(),
+            Section::Proxy(p) => p.name.clone(),
+            Section::Program(p) => p.name.clone(),
+            Section::Userlist(u) => u.name.clone(),
+            Section::Other(o) => o.name.clone(),
+        };
+        // HAProxy's pseudo-variables, then `setenv` overrides, then the environment.
+        let look = |n: &str| match n {
+            ".LINE" => Some(place.line.to_string()),
+            ".FILE" => Some(place.file.clone()),
+            ".SECTION" => Some(section.clone()),
+            _ => match overlay.get(n) {
+                Some(v) => v.clone(),
+                None => env(n),
+            },
         };
         let taking = self.ifs.last().is_none_or(|b| b.active);
         let split = split_line(raw, &look);
