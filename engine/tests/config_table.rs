@@ -107,6 +107,8 @@ fn accepted_configs() {
         ("tcp frontend to http backend", "frontend fe\n  bind :1\n  default_backend be\nbackend be\n  mode http\n".into()),
         ("check addr ipv6", be("  server s [::1]:80 check addr ::1 port 81")),
         ("log ring", gl("  log ring@buf local0")),
+        ("errorfiles section", "http-errors site\n  errorfile 503 /x.http\ndefaults\n  errorfiles site\n".into()),
+        ("fetch with plus", fe("  acl a base32+src -m found")),
         ("expect forms", be("  http-check expect ! string error\n  http-check expect status 200-399\n  http-check expect min-recv 10 comment x rstring ^ok\n  tcp-check expect binary 0d0a")),
     ];
     for (name, text) in &table {
@@ -272,6 +274,7 @@ fn rejected_configs() {
             3,
             "unknown keyword 'bogus'",
         ),
+        ("errorfiles unknown section", be("  errorfiles nope"), 1, "unknown http-errors section 'nope'"),
         ("timeout bad unit", df("  timeout client 15x"), 2, "unexpected character 'x'"),
         ("http frontend to tcp backend", "frontend fe\n  mode http\n  bind :1\n  use_backend be if TRUE\nbackend be\n  mode tcp\n".into(), 4, "wrong mode, required: http, has: tcp"),
         ("http-check expect unknown match", be("  http-check expect bogus 200"), 2, "unknown match type 'bogus'"),

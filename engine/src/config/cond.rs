@@ -27,7 +27,7 @@ pub struct Sample {
 fn parse_call(s: &str) -> Result<(Call, &str), String> {
     let name_len = s
         .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'+'))
         .count();
     if name_len == 0 {
         return Err(format!("missing fetch method or converter name in '{s}'"));

@@ -757,6 +757,19 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                 missing.join("', '")
             ));
         }
+        for name in &p.errorfiles_sections {
+            if !cfg
+                .sections
+                .iter()
+                .any(|o| o.kind == "http-errors" && &o.name == name)
+            {
+                ctx.place = p.place.clone();
+                ctx.alert(format!(
+                    "proxy '{}': unknown http-errors section '{name}' (at errorfiles).",
+                    p.name
+                ));
+            }
+        }
         if p.mode == Mode::Tcp {
             let rules = [
                 ("http-request", p.http_request.len()),
