@@ -180,6 +180,8 @@ pub fn split_line(line: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Li
     if !w.cur.is_empty() {
         w.done.push(std::mem::take(&mut w.cur));
     }
+    debug_assert!(w.done.len() <= LINE_WORDS_MAX);
+    debug_assert!(w.total <= EXPANDED_LINE_BYTES_MAX);
     let words = w
         .done
         .iter()

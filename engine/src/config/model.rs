@@ -1047,6 +1047,11 @@ impl Proxy {
 
     /// Builds a proxy inheriting everything a `defaults` section carries.
     pub fn inherit(kind: ProxyKind, name: &str, place: Place, defaults: &Proxy) -> Proxy {
+        debug_assert_eq!(
+            defaults.kind,
+            ProxyKind::Defaults,
+            "inherit from a defaults section only"
+        );
         let mut p = defaults.clone();
         p.name = name.to_string();
         p.kind = kind;
@@ -1059,6 +1064,7 @@ impl Proxy {
         p.use_backends.clear();
         p.disabled = false;
         p.id = None;
+        debug_assert!(p.servers.is_empty() && p.binds.is_empty());
         p
     }
 

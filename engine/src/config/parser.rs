@@ -27,6 +27,9 @@ pub const SERVERS_PER_BACKEND_MAX: usize = 100_000;
 /// few kilobytes of hostile text could allocate gigabytes; at ~1 KiB per item this caps the
 /// model near 500 MiB, far above any real configuration (the largest known have ~10^4 servers).
 pub const CONFIG_ITEMS_MAX: usize = 500_000;
+const _: () = assert!(SERVER_TEMPLATE_COUNT_MAX as usize <= SERVERS_PER_BACKEND_MAX);
+const _: () = assert!(SERVERS_PER_BACKEND_MAX <= CONFIG_ITEMS_MAX);
+
 /// Highest CPU number accepted by `cpu-map` (HAProxy's 64 bits x 64 thread groups).
 pub const CPU_ID_MAX: u32 = 4095;
 
@@ -612,6 +615,16 @@ impl<'a> Parser<'a> {
     /// Ends the parse: closes the last section and runs the cross-section checks.
     pub(super) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
         self.close_section();
+        debug_assert!(self
+            .config
+            .proxies
+            .iter()
+            .all(|p| p.kind != ProxyKind::Defaults));
+        debug_assert!(self
+            .config
+            .defaults
+            .iter()
+            .all(|p| p.kind == ProxyKind::Defaults));
         post_checks(&mut self.ctx, &self.config);
         if self.ctx.dropped > 0 {
             let n = self.ctx.dropped;
