@@ -875,3 +875,19 @@ fn pseudo_variables_and_word_expansion() {
         Some(vec!["a".to_string(), "b".to_string(), "x".to_string()])
     );
 }
+
+#[test]
+fn frontend_and_backend_lookup_by_role() {
+    let l = ok("frontend x\n  bind :1\n  default_backend x\nbackend x\n  server s 127.0.0.1:1\n");
+    assert_eq!(
+        l.config.frontend("x").map(|p| p.kind),
+        Some(ProxyKind::Frontend)
+    );
+    assert_eq!(
+        l.config.backend("x").map(|p| p.kind),
+        Some(ProxyKind::Backend)
+    );
+    assert_eq!(l.config.backends().count(), 1);
+    assert_eq!(l.config.frontends().count(), 1);
+    assert!(l.config.backend("nope").is_none());
+}

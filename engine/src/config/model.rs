@@ -43,9 +43,24 @@ pub struct Config {
 }
 
 impl Config {
-    /// Finds a proxy by name that has the given capability.
+    /// The first proxy with this name. A frontend and a backend may share a name:
+    /// use [`Config::backend`] or [`Config::frontend`] when the role matters.
     pub fn proxy(&self, name: &str) -> Option<&Proxy> {
         self.proxies.iter().find(|p| p.name == name)
+    }
+
+    /// The backend (or listen) with this name: what `use_backend`/`default_backend` target.
+    pub fn backend(&self, name: &str) -> Option<&Proxy> {
+        self.proxies
+            .iter()
+            .find(|p| p.name == name && p.kind.is_backend())
+    }
+
+    /// The frontend (or listen) with this name.
+    pub fn frontend(&self, name: &str) -> Option<&Proxy> {
+        self.proxies
+            .iter()
+            .find(|p| p.name == name && p.kind.is_frontend())
     }
 
     /// Every proxy that can act as a backend (`backend` and `listen`).
