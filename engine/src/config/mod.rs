@@ -5,9 +5,22 @@
 //! the process environment. The result is a [`Config`] whose proxies already carry their
 //! effective settings (the `defaults` they inherit are applied).
 //!
+//! Sections: `global`, `defaults [name] [from <name>]`, `frontend|backend|listen <name>
+//! [from <defaults>]`, `program`, `userlist`, and, stored as directives, `resolvers`,
+//! `peers`, `mailers`, `cache`, `ring`, `http-errors`, `log-forward`. Conditional blocks
+//! `.if/.elif/.else/.endif` (`defined()`, `streq()`, `strneq()`, `version_atleast()`,
+//! `version_before()`, `feature()`, integers, `!`) and `.warning/.alert/.notice/.diag`.
+//! A new `defaults` section starts from HAProxy's built-in settings (or its `from`); each
+//! proxy copies the last `defaults` before it (or its `from`), so its fields are effective.
+//! Each file starts outside any section, as in HAProxy; defaults carry across files.
+//!
 //! What is rejected: unknown keywords and sections, malformed values, and keywords HAProxy
 //! has but ringlb does not implement where ignoring them would be dangerous (TLS on `bind`,
-//! Lua, SPOE). Harmless ones (`alpn` without TLS, server-side `ssl`, `debug`) only warn.
+//! Lua, SPOE, `crt-store`). Harmless ones (`alpn` without TLS, server-side `ssl`, `debug`)
+//! only warn, as do the things HAProxy 2.6 only warns about (`15min` timers, missing
+//! timeouts, a frontend without `bind`, HTTP rules in a TCP proxy). Deliberate difference:
+//! a missing newline at the end of a file is a warning (HAProxy 2.6 rejects it; 12% of real
+//! configs lack one). Files named by `errorfile`, ACL `-f`, maps and `crt` are not opened.
 
 pub mod cond;
 pub mod lexer;

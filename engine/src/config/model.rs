@@ -917,7 +917,8 @@ pub struct Proxy {
     pub name: String,
     /// Section kind.
     pub kind: ProxyKind,
-    /// The defaults section applied (`from <name>`, or the last one before).
+    /// The defaults section applied: `from <name>`, else the last `defaults` before this
+    /// section (`Some("")` when that one is unnamed); `None` when no defaults precede.
     pub from: Option<String>,
     /// Where the section starts.
     pub place: Place,
