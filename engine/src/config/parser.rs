@@ -1282,11 +1282,11 @@ fn global_kw(ctx: &mut Ctx<'_>, g: &mut Global, w: &[String]) {
         | "spread-checks" | "max-spread-checks" | "maxsslconn" | "maxconnrate" | "maxsessrate" | "maxsslrate" | "maxpipes"
         | "maxcomprate" | "maxcompcpuusage" | "maxzlibmem" | "server-state-file" | "server-state-base" | "h1-case-adjust"
         | "h1-case-adjust-file" | "unix-bind" | "fd-hard-limit" | "set-var" | "set-var-fmt" | "cluster-secret"
-        | "thread-groups" | "thread-group" | "anonkey" | "log-send-hostname-bogus" | "presetenv-bogus" | "nbthread-bogus"
+        | "thread-groups" | "thread-group" | "anonkey"
         | "stats-file" | "shm-stats-file" | "warn-blocked-traffic-after" | "dns-accept-family" | "limited-quic"
         | "profiling.tasks" | "profiling.memory" | "httpclient.resolvers.id" | "httpclient.resolvers.prefer"
         | "httpclient.retries" | "httpclient.timeout.connect" | "httpclient.ssl.verify" | "httpclient.ssl.ca-file"
-        | "httpclient.resolvers.disabled" | "default-path" | "hard-stop-after-bogus" | "uid-bogus" | "ocsp-update.mode"
+        | "httpclient.resolvers.disabled" | "default-path" | "ocsp-update.mode"
         | "ocsp-update.maxdelay" | "ocsp-update.mindelay" | "cpu-policy" | "cpu-set" | "prealloc-fd" => {
             if matches!(kw, "debug") {
                 ctx.warn("'debug' is ignored by ringlb (use -d).".to_string());
@@ -1304,6 +1304,144 @@ const F: u8 = 1;
 const B: u8 = 2;
 /// Allowed in `defaults`.
 const D: u8 = 4;
+
+/// Every keyword [`caps_of`] knows, for "did you mean" suggestions.
+const PROXY_KEYWORDS: &[&str] = &[
+    "mode",
+    "timeout",
+    "option",
+    "no",
+    "log",
+    "log-format",
+    "log-format-sd",
+    "error-log-format",
+    "log-tag",
+    "errorfile",
+    "errorfiles",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "http-error",
+    "compression",
+    "stats",
+    "email-alert",
+    "grace",
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "tcp-request",
+    "disabled",
+    "enabled",
+    "declare",
+    "max-session-srv-conns",
+    "bind-process",
+    "monitor-uri",
+    "bind",
+    "use_backend",
+    "capture",
+    "monitor",
+    "default_backend",
+    "maxconn",
+    "backlog",
+    "unique-id-format",
+    "unique-id-header",
+    "rate-limit",
+    "clitcpka-cnt",
+    "clitcpka-idle",
+    "clitcpka-intvl",
+    "acl",
+    "description",
+    "id",
+    "redirect",
+    "stick-table",
+    "force-persist",
+    "ignore-persist",
+    "filter",
+    "guid",
+    "balance",
+    "hash-type",
+    "hash-balance-factor",
+    "default-server",
+    "retries",
+    "fullconn",
+    "http-reuse",
+    "cookie",
+    "http-check",
+    "tcp-check",
+    "source",
+    "persist",
+    "max-keep-alive-queue",
+    "external-check",
+    "http-send-name-header",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "srvtcpka-cnt",
+    "srvtcpka-idle",
+    "srvtcpka-intvl",
+    "retry-on",
+    "hash-key",
+    "server",
+    "server-template",
+    "use-server",
+    "stick",
+    "tcp-response",
+    "dispatch",
+    "dynamic-cookie-key",
+];
+
+/// Longest word for which a suggestion is computed (edit distance is quadratic).
+const SUGGEST_WORD_BYTES_MAX: usize = 64;
+
+/// The candidate closest to `word` by edit distance, if close enough to be a typo.
+fn suggest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    if word.len() > SUGGEST_WORD_BYTES_MAX {
+        return None;
+    }
+    let w: Vec<char> = word.chars().collect();
+    let max = (w.len() / 4).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for &c in candidates {
+        let d = osa_distance(&w, &c.chars().collect::<Vec<char>>());
+        if d <= max && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Edit distance counting a swap of two neighbours as one edit (optimal string alignment).
+fn osa_distance(a: &[char], b: &[char]) -> usize {
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        d[at(i, 0)] = i;
+    }
+    for j in 0..=b.len() {
+        d[at(0, j)] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[at(i - 1, j)] + 1)
+                .min(d[at(i, j - 1)] + 1)
+                .min(d[at(i - 1, j - 1)] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[at(i - 2, j - 2)] + 1);
+            }
+            d[at(i, j)] = v;
+        }
+    }
+    d[at(a.len(), b.len())]
+}
+
+/// `; did you mean 'x' maybe ?` when a close candidate exists, as HAProxy 2.6 prints it.
+fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    match suggest(word, candidates) {
+        Some(c) => format!("; did you mean '{c}' maybe ?"),
+        None => String::new(),
+    }
+}
 
 fn caps_of(kw: &str) -> Option<u8> {
     Some(match kw {
@@ -1336,11 +1474,11 @@ fn caps_of(kw: &str) -> Option<u8> {
         | "max-session-srv-conns"
         | "bind-process"
         | "monitor-uri" => F | B | D,
-        "bind" | "use_backend" | "capture" | "monitor" | "redirect-bogus" => F,
+        "bind" | "use_backend" | "capture" | "monitor" => F,
         "default_backend" | "maxconn" | "backlog" | "unique-id-format" | "unique-id-header"
         | "rate-limit" | "clitcpka-cnt" | "clitcpka-idle" | "clitcpka-intvl" => F | D,
         "acl" | "description" | "id" | "redirect" | "stick-table" | "force-persist"
-        | "ignore-persist" | "filter" | "http-reuse-bogus" | "guid" => F | B,
+        | "ignore-persist" | "filter" | "guid" => F | B,
         "balance"
         | "hash-type"
         | "hash-balance-factor"
@@ -1407,7 +1545,8 @@ fn proxy_kw(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], defaults: &[Proxy]) 
         return;
     }
     let Some(caps) = caps_of(kw) else {
-        ctx.alert(format!("unknown keyword '{kw}' in '{sect}' section"));
+        let hint = did_you_mean(kw, PROXY_KEYWORDS);
+        ctx.alert(format!("unknown keyword '{kw}' in '{sect}' section{hint}"));
         return;
     };
     if p.kind == ProxyKind::Defaults && caps & D == 0 {
@@ -1949,7 +2088,6 @@ const BOOL_OPTIONS: &[&str] = &[
     "transparent",
     "http-tunnel",
     "forceclose",
-    "redispatch-bogus",
     "assume-http-backend",
 ];
 
@@ -2109,7 +2247,33 @@ fn parse_option(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], i: usize, on: bo
             }
             o.other.insert(n.to_string(), (on, rest.to_vec()));
         }
-        _ => ctx.alert(format!("unknown option '{name}'.")),
+        _ => {
+            const TYPED: &[&str] = &[
+                "redispatch",
+                "forwardfor",
+                "httplog",
+                "tcplog",
+                "dontlognull",
+                "http-keep-alive",
+                "http-server-close",
+                "httpclose",
+                "httpchk",
+                "tcp-check",
+                "ssl-hello-chk",
+                "mysql-check",
+                "pgsql-check",
+                "redis-check",
+                "smtpchk",
+                "ldap-check",
+                "spop-check",
+                "external-check",
+            ];
+            let hint = match suggest(name, TYPED) {
+                Some(c) => format!("; did you mean '{c}' maybe ?"),
+                None => did_you_mean(name, BOOL_OPTIONS),
+            };
+            ctx.alert(format!("unknown option '{name}'{hint}."));
+        }
     }
 }
 
@@ -2194,7 +2358,6 @@ const SERVER_FLAG_OTHER: &[&str] = &[
     "no-check-send-proxy",
     "no-ssl",
     "no-tls-tickets",
-    "check-send-proxy-bogus",
 ];
 
 /// TLS-related server parameters: accepted with a warning, server-side TLS is not implemented.
@@ -2712,9 +2875,7 @@ const HTTP_OTHER_ACTIONS: &[&str] = &[
     "unset-var",
     "set-var",
     "set-var-fmt",
-    "set-header-bogus",
     "pause",
-    "send-spoe-group-bogus",
 ];
 
 fn parse_http_rule(
@@ -3518,6 +3679,29 @@ mod tests {
         assert_eq!(version_cmp("2.6"), Equal);
         assert_eq!(version_cmp("3.0"), Greater);
         assert_eq!(version_cmp("2.6.1"), Greater);
+    }
+
+    #[test]
+    fn keyword_list_matches_capabilities() {
+        for kw in PROXY_KEYWORDS {
+            assert!(caps_of(kw).is_some(), "{kw}");
+        }
+        assert_eq!(caps_of("bogus"), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("defualt_backend", PROXY_KEYWORDS),
+            Some("default_backend")
+        );
+        assert_eq!(suggest("sever", PROXY_KEYWORDS), Some("server"));
+        assert_eq!(suggest("bogus_keyword", PROXY_KEYWORDS), None);
+        assert_eq!(suggest(&"x".repeat(1000), PROXY_KEYWORDS), None);
+        assert_eq!(
+            did_you_mean("mdoe", PROXY_KEYWORDS),
+            "; did you mean 'mode' maybe ?"
+        );
     }
 
     #[test]
