@@ -891,3 +891,15 @@ fn frontend_and_backend_lookup_by_role() {
     assert_eq!(l.config.frontends().count(), 1);
     assert!(l.config.backend("nope").is_none());
 }
+
+#[test]
+fn setenv_presetenv_unsetenv_apply_to_later_lines() {
+    let l = ok(
+        "global\n  presetenv PORT 1\n  presetenv NEWP 2\n  setenv SET 3\n  unsetenv HOST\n\
+                backend be\n  description \"${PORT} ${NEWP} ${SET} ${HOST-gone}\"\n",
+    );
+    let be = l.config.proxy("be").expect("be");
+    // presetenv keeps an existing value, setenv overrides, unsetenv removes.
+    assert_eq!(be.description.as_deref(), Some("8080 2 3 gone"));
+    assert_eq!(l.config.global.env_changes.len(), 4);
+}
