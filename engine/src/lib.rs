@@ -4,4 +4,5 @@
 pub mod balance;
 pub mod config;
 pub mod counters;
+pub mod map;
 pub mod table;
