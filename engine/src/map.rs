@@ -15,8 +15,9 @@
 //! - A map keeps its entries in insertion order with unique ids (`show map` prints
 //!   `0x<id> <key> <value>`), and indexes for each match kind: exact keys in a hash map;
 //!   prefixes (`beg`), suffixes (`end`) and delimited words (`dom`) in hash maps probed
-//!   with each candidate length of the sample; regexes (`reg`) as a compiled list. Like
-//!   HAProxy's list matching, when several entries match, the first inserted wins.
+//!   with each candidate length of the sample; regexes (`reg`) as a compiled list. As in
+//!   HAProxy: `beg` answers the longest matching prefix (its prefix tree), `str` the first
+//!   entry with the key, and `end`, `dom`, `reg` (list matching) the first inserted match.
 //! - Versions as HAProxy's `prepare map` / `add map @<ver>` / `commit map @<ver>`: a
 //!   prepared version is filled off-line and replaces the current entries at once.
 //!
@@ -188,13 +189,13 @@ impl AffixIndex {
         candidates.flatten().min()
     }
 
+    /// Longest matching prefix, as HAProxy's prefix tree (`pat_idx_tree_pfx`) answers.
     fn beg(&self, s: &[u8]) -> Option<u32> {
-        self.best(
-            self.lens
-                .iter()
-                .take_while(|&&l| l <= s.len())
-                .map(|&l| s.get(..l).and_then(|p| self.keys.get(p).copied())),
-        )
+        self.lens
+            .iter()
+            .rev()
+            .filter(|&&l| l <= s.len())
+            .find_map(|&l| s.get(..l).and_then(|p| self.keys.get(p).copied()))
     }
 
     fn end(&self, s: &[u8]) -> Option<u32> {
@@ -917,7 +918,7 @@ mod tests {
                 MatchKind::Beg,
                 &[("/", "root"), ("/test", "x")],
                 "/test/deeper",
-                Some("root"),
+                Some("x"),
             ),
             (MatchKind::Beg, &[("/test", "x")], "/tes", None),
             (MatchKind::End, &[(".jpg", "img")], "/a/b.jpg", Some("img")),
