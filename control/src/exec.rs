@@ -414,6 +414,9 @@ pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
             }
             crate::split::Feed::Request(req) => {
                 let r = execute(ctx, &mut session, &req);
+                if r.close && r.text.is_empty() {
+                    break;
+                }
                 out.push_str(&r.text);
                 if let Some(p) = &r.pending {
                     out.push_str(&finish_wait(ctx, p));

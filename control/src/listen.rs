@@ -1,1 +1,628 @@
-//! placeholder
+//! The stats sockets: unix and TCP listeners served by ONE control thread of the worker
+//! (never an engine thread), HAProxy's CLI protocol on each connection.
+//!
+//! - Non-interactive by default: the commands of the first line run, each answer followed
+//!   by one empty line, then the connection closes. `prompt` keeps it open (`> `).
+//! - At most `maxconn` sessions (`stats maxconn`, default 10), each closed after `timeout`
+//!   idle (`stats timeout`, default 10s). Beyond HAProxy, which leaves extra connections
+//!   waiting in the backlog: when every session is taken, a new connection closes the
+//!   session idle the longest, so idle clients cannot lock the socket for the next one.
+//! - Garbage-safe: a request over [`crate::split::REQUEST_BYTES_MAX`] gets HAProxy's
+//!   "command is too big" answer and the connection closes; reads are bounded per turn;
+//!   an answer waiting to be written stops the session from reading more commands.
+//! - One `poll(2)` over every socket; `wait` commands are polled, never blocking the thread.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use crate::command::Level;
+use crate::exec::{self, Context, Pending, Session};
+use crate::messages as msg;
+use crate::split::{Feed, Splitter};
+
+/// HAProxy's default `stats maxconn`.
+pub const MAXCONN_DEFAULT: usize = 10;
+
+/// Largest `stats maxconn` accepted: each session holds at most a request buffer and an
+/// answer, and every session is one poll entry.
+pub const MAXCONN_MAX: usize = 1024;
+
+/// HAProxy's default `stats timeout`.
+pub const TIMEOUT_DEFAULT: Duration = exec::SESSION_TIMEOUT_DEFAULT;
+
+/// Bytes read from one connection per loop turn: one request buffer, so a flood of input
+/// from one client cannot starve the others.
+pub const READ_CHUNK_BYTES: usize = crate::split::REQUEST_BYTES_MAX;
+
+/// Unwritten answer bytes above which a session stops running new commands until the
+/// client reads (backpressure for `show map` of big maps to a slow reader).
+pub const OUTPUT_PENDING_BYTES_MAX: usize = 1 << 20;
+
+/// Longest sleep of the control thread in `poll` when nothing happens: bounds how late it
+/// notices a shutdown request and a `wait` or idle deadline.
+pub const POLL_INTERVAL_MAX: Duration = Duration::from_millis(50);
+
+/// Where one stats socket listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketAddrSpec {
+    /// A unix socket file (`stats socket /run/haproxy.sock`).
+    Unix(PathBuf),
+    /// A TCP address (`ipv4@127.0.0.1:9999`, `ipv6@[::1]:9999`).
+    Tcp(SocketAddr),
+}
+
+/// One `stats socket` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketSpec {
+    /// Where.
+    pub addr: SocketAddrSpec,
+    /// `level` (default operator).
+    pub level: Level,
+    /// `mode <octal>` of the unix socket file.
+    pub mode: Option<u32>,
+    /// `uid` owning the unix socket file (`user` resolved by the caller).
+    pub uid: Option<u32>,
+    /// `gid` of the unix socket file (`group` resolved by the caller).
+    pub gid: Option<u32>,
+}
+
+impl SocketSpec {
+    /// A socket at `addr` with the default level (operator) and no ownership changes.
+    pub fn new(addr: SocketAddrSpec) -> SocketSpec {
+        SocketSpec {
+            addr,
+            level: Level::Operator,
+            mode: None,
+            uid: None,
+            gid: None,
+        }
+    }
+}
+
+/// `stats maxconn` and `stats timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// Most sessions at once (1..=[`MAXCONN_MAX`]).
+    pub maxconn: usize,
+    /// Idle timeout of a session.
+    pub timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            maxconn: MAXCONN_DEFAULT,
+            timeout: TIMEOUT_DEFAULT,
+        }
+    }
+}
+
+/// Why the stats sockets could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Binding failed.
+    #[error("cannot bind stats socket {addr}: {source}")]
+    Bind {
+        /// The address or path.
+        addr: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Setting the unix socket's mode or owner failed.
+    #[error("cannot set mode/owner of stats socket {path}: {source}")]
+    Permissions {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `maxconn` outside 1..=`MAXCONN_MAX`.
+    #[error("stats maxconn {maxconn} out of range (1..={max})")]
+    Maxconn {
+        /// Asked.
+        maxconn: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The thread could not be started.
+    #[error("cannot start the control thread: {0}")]
+    Thread(io::Error),
+}
+
+/// A running control thread. Dropping it stops the thread and removes the unix socket
+/// files it created.
+#[derive(Debug)]
+pub struct ControlHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// The bound addresses, in the order of the specs (TCP ports resolved when `:0`).
+    pub addrs: Vec<SocketAddrSpec>,
+}
+
+impl ControlHandle {
+    /// Stops the thread and waits for it (at most one poll interval plus the current
+    /// command).
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for a in &self.addrs {
+            if let SocketAddrSpec::Unix(p) = a {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+impl Drop for ControlHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) => l.as_fd(),
+        }
+    }
+
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
+            Listener::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+        }
+    }
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.set_nodelay(true);
+                s.set_nonblocking(true)
+            }
+            Stream::Unix(s) => s.set_nonblocking(true),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+}
+
+/// One client connection.
+struct Conn {
+    stream: Stream,
+    session: Session,
+    splitter: Splitter,
+    /// Input read but not yet fed to the splitter.
+    input: Vec<u8>,
+    /// Answer bytes not yet written, from `out_pos`.
+    out: Vec<u8>,
+    out_pos: usize,
+    last_active: Instant,
+    pending: Option<Pending>,
+    /// Close once `out` is written.
+    closing: bool,
+    /// The client shut its side down.
+    eof: bool,
+}
+
+impl Conn {
+    fn new(stream: Stream, level: Level, timeout: Duration, now: Instant) -> Conn {
+        Conn {
+            stream,
+            session: Session::new(level, timeout),
+            splitter: Splitter::new(),
+            input: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            last_active: now,
+            pending: None,
+            closing: false,
+            eof: false,
+        }
+    }
+
+    fn unwritten(&self) -> usize {
+        self.out.len().saturating_sub(self.out_pos)
+    }
+
+    /// Appends one answer, its empty line and, in prompt mode, the next prompt.
+    fn push_answer(&mut self, ctx: &Context, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'\n');
+        if !self.closing {
+            let p = self.session.prompt(&ctx.info, self.splitter.in_payload());
+            self.out.extend_from_slice(p.as_bytes());
+        }
+    }
+
+    /// Runs as many complete requests from `input` as allowed now.
+    fn process(&mut self, ctx: &Context, now: Instant) {
+        if let Some(p) = &self.pending {
+            match exec::poll_wait(ctx, p, now) {
+                Some(answer) => {
+                    self.pending = None;
+                    self.last_active = now;
+                    self.push_answer(ctx, &answer);
+                }
+                None => return,
+            }
+        }
+        while !self.closing && self.pending.is_none() && self.unwritten() < OUTPUT_PENDING_BYTES_MAX {
+            let (used, feed) = self.splitter.feed(&self.input);
+            self.input.drain(..used.min(self.input.len()));
+            match feed {
+                Feed::NeedMore => {
+                    if self.eof {
+                        if let Some(req) = self.splitter.finish() {
+                            self.run(ctx, &req);
+                        }
+                        self.closing = true;
+                    }
+                    break;
+                }
+                Feed::Error(_) => {
+                    self.closing = true;
+                    self.input.clear();
+                    self.push_answer(ctx, &format!("{}\n", msg::COMMAND_TOO_BIG));
+                }
+                Feed::Request(req) => self.run(ctx, &req),
+            }
+        }
+    }
+
+    fn run(&mut self, ctx: &Context, req: &crate::split::Request) {
+        let was_interactive = self.session.interactive();
+        let reply = exec::execute(ctx, &mut self.session, req);
+        if reply.close {
+            self.closing = true;
+        }
+        // Non-interactive: the line's last command ends the session (HAProxy's LASTCMD),
+        // unless that command just turned interactive mode on.
+        if req.ends_line && !self.session.interactive() && !was_interactive {
+            self.closing = true;
+        }
+        if req.ends_line && was_interactive && !self.session.interactive() {
+            self.closing = true;
+        }
+        match reply.pending {
+            Some(p) => {
+                self.out.extend_from_slice(reply.text.as_bytes());
+                self.pending = Some(p);
+            }
+            // `quit` answers nothing, not even the empty line.
+            None if reply.close && reply.text.is_empty() => {}
+            None => self.push_answer(ctx, &reply.text),
+        }
+    }
+
+    /// Writes what it can; `Err` when the connection is dead.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            let chunk = self.out.get(self.out_pos..).unwrap_or_default();
+            match self.stream.write(chunk) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_pos >= self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads one chunk; `Err` when the connection is dead.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match self.stream.read(buf) {
+            Ok(0) => self.eof = true,
+            Ok(n) => self.input.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+}
+
+fn bind(spec: &SocketSpec) -> Result<(Listener, SocketAddrSpec), ListenError> {
+    match &spec.addr {
+        SocketAddrSpec::Tcp(a) => {
+            let l = TcpListener::bind(a).map_err(|source| ListenError::Bind {
+                addr: a.to_string(),
+                source,
+            })?;
+            let local = l.local_addr().map_err(|source| ListenError::Bind {
+                addr: a.to_string(),
+                source,
+            })?;
+            l.set_nonblocking(true).map_err(|source| ListenError::Bind {
+                addr: a.to_string(),
+                source,
+            })?;
+            Ok((Listener::Tcp(l), SocketAddrSpec::Tcp(local)))
+        }
+        SocketAddrSpec::Unix(p) => {
+            let name = p.display().to_string();
+            // A stale socket from a previous run is replaced, as HAProxy does; any other
+            // kind of file is left alone (bind then fails).
+            if let Ok(meta) = std::fs::symlink_metadata(p) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_socket() {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            let l = UnixListener::bind(p).map_err(|source| ListenError::Bind {
+                addr: name.clone(),
+                source,
+            })?;
+            l.set_nonblocking(true).map_err(|source| ListenError::Bind {
+                addr: name.clone(),
+                source,
+            })?;
+            if let Some(mode) = spec.mode {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+                    ListenError::Permissions {
+                        path: name.clone(),
+                        source,
+                    }
+                })?;
+            }
+            if spec.uid.is_some() || spec.gid.is_some() {
+                std::os::unix::fs::chown(p, spec.uid, spec.gid)
+                    .map_err(|source| ListenError::Permissions { path: name, source })?;
+            }
+            Ok((Listener::Unix(l), SocketAddrSpec::Unix(p.clone())))
+        }
+    }
+}
+
+/// Binds `sockets` and serves them on a new control thread with the default `stats maxconn`
+/// and `stats timeout`.
+pub fn spawn(sockets: Vec<SocketSpec>, ctx: Arc<Context>) -> Result<ControlHandle, ListenError> {
+    spawn_with(sockets, ctx, ServeOptions::default())
+}
+
+/// [`spawn`] with explicit `stats maxconn` / `stats timeout`.
+pub fn spawn_with(
+    sockets: Vec<SocketSpec>,
+    ctx: Arc<Context>,
+    opts: ServeOptions,
+) -> Result<ControlHandle, ListenError> {
+    if opts.maxconn == 0 || opts.maxconn > MAXCONN_MAX {
+        return Err(ListenError::Maxconn {
+            maxconn: opts.maxconn,
+            max: MAXCONN_MAX,
+        });
+    }
+    let mut listeners = Vec::with_capacity(sockets.len());
+    let mut addrs = Vec::with_capacity(sockets.len());
+    for s in &sockets {
+        let (l, a) = bind(s)?;
+        listeners.push((l, s.level));
+        addrs.push(a);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("ringlb-control".to_string())
+        .spawn(move || serve(&listeners, &ctx, opts, &stop2))
+        .map_err(ListenError::Thread)?;
+    Ok(ControlHandle {
+        stop,
+        thread: Some(thread),
+        addrs,
+    })
+}
+
+/// The control thread's loop.
+fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, stop: &AtomicBool) {
+    let mut conns: Vec<Conn> = Vec::with_capacity(opts.maxconn);
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        // How long poll may sleep: until the nearest wait poll or idle deadline.
+        let mut sleep = POLL_INTERVAL_MAX;
+        for c in &conns {
+            if c.pending.is_some() {
+                sleep = sleep.min(exec::WAIT_POLL_INTERVAL);
+            } else {
+                let idle_end = c.last_active + c.session.timeout;
+                sleep = sleep.min(idle_end.saturating_duration_since(now));
+            }
+        }
+        let (ready_listeners, ready_conns) = {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(listeners.len() + conns.len());
+            for (l, _) in listeners {
+                fds.push(PollFd::from_borrowed_fd(l.fd(), PollFlags::IN));
+            }
+            for c in &conns {
+                let mut flags = PollFlags::empty();
+                if !c.eof && c.unwritten() < OUTPUT_PENDING_BYTES_MAX {
+                    flags |= PollFlags::IN;
+                }
+                if c.unwritten() > 0 {
+                    flags |= PollFlags::OUT;
+                }
+                fds.push(PollFd::from_borrowed_fd(c.stream.fd(), flags));
+            }
+            let ts = Timespec {
+                tv_sec: i64::try_from(sleep.as_secs()).unwrap_or(0),
+                tv_nsec: i64::from(sleep.subsec_nanos()),
+            };
+            let _ = rustix::event::poll(&mut fds, Some(&ts));
+            let rl: Vec<bool> = fds
+                .iter()
+                .take(listeners.len())
+                .map(|f| !f.revents().is_empty())
+                .collect();
+            let rc: Vec<bool> = fds
+                .iter()
+                .skip(listeners.len())
+                .map(|f| !f.revents().is_empty())
+                .collect();
+            (rl, rc)
+        };
+        let now = Instant::now();
+
+        // Existing sessions: read, run, write.
+        let mut dead = vec![false; conns.len()];
+        for (i, c) in conns.iter_mut().enumerate() {
+            let ready = ready_conns.get(i).copied().unwrap_or(false);
+            if ready && !c.eof && c.unwritten() < OUTPUT_PENDING_BYTES_MAX {
+                let before = c.input.len();
+                if c.fill(&mut buf).is_err() {
+                    dead[i] = true;
+                    continue;
+                }
+                if c.input.len() != before || c.eof {
+                    c.last_active = now;
+                }
+            }
+            c.process(ctx, now);
+            if c.flush().is_err() {
+                dead[i] = true;
+                continue;
+            }
+            if c.closing && c.unwritten() == 0 && c.pending.is_none() {
+                c.stream.shutdown_write();
+                dead[i] = true;
+                continue;
+            }
+            if c.pending.is_none()
+                && c.unwritten() == 0
+                && now.duration_since(c.last_active) >= c.session.timeout
+            {
+                dead[i] = true;
+            }
+        }
+        let mut i = 0;
+        conns.retain(|_| {
+            let keep = !dead.get(i).copied().unwrap_or(true);
+            i += 1;
+            keep
+        });
+
+        // New connections.
+        for ((l, level), ready) in listeners.iter().zip(&ready_listeners) {
+            if !ready {
+                continue;
+            }
+            for _ in 0..opts.maxconn {
+                let Ok(stream) = l.accept() else { break };
+                if stream.set_nonblocking().is_err() {
+                    continue;
+                }
+                if conns.len() >= opts.maxconn {
+                    // Make room: close the session idle the longest (not one running a wait).
+                    let victim = conns
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.pending.is_none())
+                        .min_by_key(|(_, c)| c.last_active)
+                        .map(|(i, _)| i);
+                    match victim {
+                        Some(v) => {
+                            conns.swap_remove(v);
+                        }
+                        None => continue,
+                    }
+                }
+                let mut c = Conn::new(stream, *level, opts.timeout, now);
+                // Serve what may already be there without waiting for the next turn.
+                let _ = c.fill(&mut buf);
+                c.process(ctx, now);
+                let _ = c.flush();
+                conns.push(c);
+            }
+        }
+        debug_assert!(conns.len() <= opts.maxconn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::map::Maps;
+    use engine::table::{Snapshot, Tables};
+
+    #[test]
+    fn bind_errors_and_limits() {
+        let ctx = Arc::new(Context::new(
+            Arc::new(Tables::new(Snapshot::new(1))),
+            Arc::new(Maps::default()),
+        ));
+        let bad = SocketSpec::new(SocketAddrSpec::Unix(PathBuf::from(
+            "/nonexistent-dir-ringlb/x.sock",
+        )));
+        assert!(matches!(
+            spawn(vec![bad], ctx.clone()),
+            Err(ListenError::Bind { .. })
+        ));
+        let ok = SocketSpec::new(SocketAddrSpec::Tcp(SocketAddr::from(([127, 0, 0, 1], 0))));
+        let e = spawn_with(
+            vec![ok],
+            ctx,
+            ServeOptions {
+                maxconn: 0,
+                ..ServeOptions::default()
+            },
+        );
+        assert!(matches!(e, Err(ListenError::Maxconn { .. })));
+    }
+}
