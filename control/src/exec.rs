@@ -55,12 +55,16 @@ pub const BACKEND_EXISTS: &str = "A proxy with the same name already exists.";
 pub const WAIT_EXPIRED: &str = "Wait delay expired.";
 /// `wait` whose condition can never be met.
 pub const WAIT_FAILED: &str = "Failed.";
-/// `set map` on a key that is not in the map.
-pub const MAP_KEY_NOT_FOUND: &str = "Pattern not found.";
+/// `set map` on a key that is not in the map (`pat_ref_set`'s error plus `.`).
+pub const MAP_KEY_NOT_FOUND: &str = "entry not found.";
 /// `del map` on a key that is not in the map.
 pub const MAP_DEL_NOT_FOUND: &str = "Key not found.";
-/// `commit map` / `add map @<ver>` with an unknown version.
-pub const MAP_VERSION_UNKNOWN: &str = "Unknown version.";
+/// `commit map` outside the prepared versions.
+pub const MAP_VERSION_OUT_OF_RANGE: &str = "Version number out of range.";
+/// `add map @<ver>` beyond the last prepared version.
+pub const MAP_VERSION_FUTURE: &str = "Version number in the future, please use 'prepare map' before.";
+/// `#0x<ref>` that is not hexadecimal.
+pub const MAP_MALFORMED_ID: &str = "Malformed identifier. Please use #<id> or <file>.";
 
 /// Why a frontend command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -459,7 +463,11 @@ fn table_error_text(e: &TableError) -> String {
 fn map_error_text(e: &MapError) -> String {
     match e {
         MapError::NoSuchMap { .. } => msg::UNKNOWN_MAP.to_string(),
-        MapError::NoSuchVersion { .. } => MAP_VERSION_UNKNOWN.to_string(),
+        MapError::VersionOutOfRange { .. } | MapError::NoSuchVersion { .. } => {
+            MAP_VERSION_OUT_OF_RANGE.to_string()
+        }
+        MapError::FutureVersion { .. } => MAP_VERSION_FUTURE.to_string(),
+        MapError::MalformedRef { .. } => MAP_MALFORMED_ID.to_string(),
         other => {
             let mut s = other.to_string();
             if let Some(first) = s.get_mut(0..1) {
@@ -1085,9 +1093,7 @@ fn show_map(ctx: &Context, version: Option<MapVersion>, map: Option<&Word>) -> R
     let Some(m) = set.find(&word_str(map)) else {
         return Reply::text(msg::UNKNOWN_MAP);
     };
-    let Some(entries) = m.entries_at(version) else {
-        return Reply::text(MAP_VERSION_UNKNOWN);
-    };
+    let entries = m.entries_at(version);
     let mut out = String::new();
     for e in entries {
         let _ = writeln!(out, "0x{:x} {} {}", e.id, e.key, e.value);
@@ -1252,7 +1258,11 @@ mod tests {
             ("get map virt@paths.map /test/x", "type=beg, case=sensitive, found=yes, idx=tree, key=\"/test\", value=\"b1\", type=\"str\"\n"),
             ("get map virt@paths.map /nope", "type=beg, case=sensitive, found=no\n"),
             ("set map virt@paths.map /test b2", ""),
-            ("set map virt@paths.map /zz b2", "Pattern not found.\n"),
+            ("set map virt@paths.map /zz b2", "entry not found.\n"),
+            ("set map virt@paths.map #0xzz b2", "Malformed identifier. Please use #<id> or <file>.\n"),
+            ("set map virt@paths.map #0x1 b2", ""),
+            ("add map @5 virt@paths.map /f x", "Version number in the future, please use 'prepare map' before.\n"),
+            ("commit map @5 virt@paths.map", "Version number out of range.\n"),
             ("del map virt@paths.map /zz", "Key not found.\n"),
             ("prepare map virt@paths.map", "New version created: 1\n"),
             ("add map @1 virt@paths.map /v1 x", ""),

@@ -14,6 +14,16 @@ use engine::balance::LbState;
 use engine::map::MatchKind;
 use engine::table::Pick;
 
+/// Waits (bounded) until a reader thread has started counting: on a busy machine the
+/// writer could otherwise finish before the reader ran once.
+fn wait_for(count: &AtomicU64) {
+    let t = Instant::now();
+    while count.load(Ordering::Relaxed) == 0 {
+        assert!(t.elapsed() < DEADLINE, "reader thread never ran");
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn map_commit_is_seen_whole() {
     let lb = start();
@@ -48,6 +58,7 @@ fn map_commit_is_seen_whole() {
             }
         })
     };
+    wait_for(&reads);
     let mut s = connect(lb.tcp);
     s.write_all(b"prompt\n").unwrap();
     read_until(&mut s, "> ");
@@ -111,6 +122,7 @@ fn thousand_add_servers_under_traffic() {
             })
         })
         .collect();
+    wait_for(&picks);
     let started = Instant::now();
     let mut s = connect(lb.tcp);
     s.write_all(b"prompt\n").unwrap();

@@ -135,6 +135,20 @@ pub enum MapError {
     /// No prepared version with this number.
     #[error("no version {version} of map '{name}'")]
     NoSuchVersion { name: String, version: u32 },
+    /// `add map @<ver>` beyond the last prepared version.
+    #[error("version {version} of map '{name}' is in the future (last prepared {next})")]
+    FutureVersion { name: String, version: u32, next: u32 },
+    /// `commit map @<ver>` outside the prepared range.
+    #[error("version {version} of map '{name}' out of range ({cur}, {next}]")]
+    VersionOutOfRange {
+        name: String,
+        version: u32,
+        cur: u32,
+        next: u32,
+    },
+    /// A `#0x<id>` reference that is not hexadecimal.
+    #[error("malformed entry reference '{key}'")]
+    MalformedRef { key: String },
     /// `PENDING_VERSIONS_MAX` versions are already prepared.
     #[error("map '{name}' has {max} prepared versions already (max {max})")]
     TooManyVersions { name: String, max: usize },
@@ -387,12 +401,13 @@ impl Map {
         self.next_gen
     }
 
-    /// The entries of a version: the current one, or a prepared one.
-    pub fn entries_at(&self, version: Option<u32>) -> Option<&[Entry]> {
+    /// The entries of a version: the current one, or a prepared one (none for a version
+    /// nobody filled).
+    pub fn entries_at(&self, version: Option<u32>) -> &[Entry] {
         match version {
-            None => Some(self.cur.entries()),
-            Some(v) if v == self.cur_gen => Some(self.cur.entries()),
-            Some(v) => self.pending.get(&v).map(|e| e.as_slice()),
+            None => self.cur.entries(),
+            Some(v) if v == self.cur_gen => self.cur.entries(),
+            Some(v) => self.pending.get(&v).map_or(&[], |e| e.as_slice()),
         }
     }
 
@@ -444,32 +459,33 @@ impl Map {
         Ok(())
     }
 
-    /// Indexes of the entries a `<key>` or `#<id>` reference names.
-    fn find(&self, key: &str) -> Vec<usize> {
-        if let Some(id) = key.strip_prefix('#').and_then(parse_ref) {
-            return self
+    /// Indexes of the entries a `<key>` or `#0x<id>` reference names (HAProxy only reads
+    /// `#0x` as a reference; any other key is literal).
+    fn find(&self, key: &str) -> Result<Vec<usize>, MapError> {
+        if let Some(hex) = key.strip_prefix("#0x") {
+            let id =
+                u64::from_str_radix(hex, 16).map_err(|_| MapError::MalformedRef { key: key.to_owned() })?;
+            return Ok(self
                 .cur
                 .entries
                 .iter()
                 .position(|e| e.id == id)
                 .into_iter()
-                .collect();
+                .collect());
         }
-        self.cur
+        Ok(self
+            .cur
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| &*e.key == key)
             .map(|(i, _)| i)
-            .collect()
+            .collect())
     }
-}
 
-/// Reads `#<id>` as HAProxy does: `0x` hex or decimal.
-fn parse_ref(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
+    /// Whether `v` is after the last prepared version (wrapping, as HAProxy compares).
+    fn in_future(&self, v: u32) -> bool {
+        (v.wrapping_sub(self.next_gen) as i32) > 0
     }
 }
 
@@ -661,12 +677,21 @@ impl MapSet {
         let fresh = next.new_entries(pairs);
         let m = match version {
             Some(v) if v != m.cur_gen => {
-                let Some(cur) = m.pending.get(&v) else {
-                    return Err(MapError::NoSuchVersion {
+                if m.in_future(v) {
+                    return Err(MapError::FutureVersion {
                         name: m.name.to_string(),
                         version: v,
+                        next: m.next_gen,
                     });
-                };
+                }
+                if !m.pending.contains_key(&v) && m.pending.len() >= PENDING_VERSIONS_MAX {
+                    return Err(MapError::TooManyVersions {
+                        name: m.name.to_string(),
+                        max: PENDING_VERSIONS_MAX,
+                    });
+                }
+                let empty = Arc::new(Vec::new());
+                let cur = m.pending.get(&v).unwrap_or(&empty);
                 if cur.len() + fresh.len() > ENTRIES_PER_MAP_MAX {
                     return Err(MapError::TooManyEntries {
                         name: m.name.to_string(),
@@ -697,7 +722,7 @@ impl MapSet {
                 max: ENTRY_BYTES_MAX,
             });
         }
-        let hits = m.find(key);
+        let hits = m.find(key)?;
         if hits.is_empty() {
             return Err(MapError::NoSuchEntry {
                 name: m.name.to_string(),
@@ -717,7 +742,7 @@ impl MapSet {
     /// This set without the entries named by `key` (or `#<id>`).
     pub fn with_deleted(&self, ident: &str, key: &str) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
-        let hits = m.find(key);
+        let hits = m.find(key)?;
         if hits.is_empty() {
             return Err(MapError::NoSuchEntry {
                 name: m.name.to_string(),
@@ -736,16 +761,14 @@ impl MapSet {
         Ok(self.replace(m.with_current(entries)?))
     }
 
-    /// This set with map `ident` emptied (or its prepared `version`).
+    /// This set with map `ident` emptied (or its prepared `version`; clearing a version
+    /// nobody filled is a no-op, as in HAProxy).
     pub fn with_cleared(&self, ident: &str, version: Option<u32>) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
         match version {
             Some(v) if v != m.cur_gen => {
                 if !m.pending.contains_key(&v) {
-                    return Err(MapError::NoSuchVersion {
-                        name: m.name.to_string(),
-                        version: v,
-                    });
+                    return Ok(self.clone());
                 }
                 let mut m2 = (**m).clone();
                 m2.pending.insert(v, Arc::new(Vec::new()));
@@ -775,15 +798,19 @@ impl MapSet {
     /// prepared versions are dropped, newer ones kept (HAProxy's `pat_ref_commit`).
     pub fn with_committed(&self, ident: &str, version: u32) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
-        let Some(entries) = m.pending.get(&version) else {
-            return Err(MapError::NoSuchVersion {
+        // HAProxy: valid versions are cur+1 ..= next (wrapping); an unfilled one is empty.
+        if version.wrapping_sub(m.cur_gen.wrapping_add(1)) >= m.next_gen.wrapping_sub(m.cur_gen) {
+            return Err(MapError::VersionOutOfRange {
                 name: m.name.to_string(),
                 version,
+                cur: m.cur_gen,
+                next: m.next_gen,
             });
-        };
-        let mut m2 = m.with_current((**entries).clone())?;
+        }
+        let entries = m.pending.get(&version).map(|e| (**e).clone()).unwrap_or_default();
+        let mut m2 = m.with_current(entries)?;
         m2.cur_gen = version;
-        m2.pending.retain(|&v, _| v > version);
+        m2.pending.retain(|&v, _| (v.wrapping_sub(version) as i32) > 0);
         Ok(self.replace(m2))
     }
 }
@@ -905,7 +932,8 @@ mod tests {
 
     #[test]
     fn lookups_per_kind() {
-        let cases: &[(MatchKind, &[(&str, &str)], &str, Option<&str>)] = &[
+        type Case<'a> = (MatchKind, &'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+        let cases: &[Case] = &[
             (MatchKind::Str, &[("/a", "1")], "/a", Some("1")),
             (MatchKind::Str, &[("/a", "1")], "/ab", None),
             (
@@ -1027,7 +1055,15 @@ mod tests {
         assert_eq!(m.load().lookup("virt@t", MatchKind::Beg, "/old/x"), Some("o"));
         assert!(matches!(
             m.commit("virt@t", 5),
-            Err(MapError::NoSuchVersion { .. })
+            Err(MapError::VersionOutOfRange { .. })
+        ));
+        assert!(matches!(
+            m.add("virt@t", Some(7), &[("/f", "f")]),
+            Err(MapError::FutureVersion { .. })
+        ));
+        assert!(matches!(
+            m.set("virt@t", "#0xzz", "f"),
+            Err(MapError::MalformedRef { .. })
         ));
         m.commit("virt@t", v).unwrap();
         assert_eq!(m.load().lookup("virt@t", MatchKind::Beg, "/new/x"), Some("n"));
