@@ -15,10 +15,7 @@ fn bench_parse(c: &mut Criterion) {
     payload.push('\n');
     let inputs: [(&str, &[u8]); 4] = [
         ("show_info", b"show info"),
-        (
-            "set_server_weight",
-            b"set server mybackend1/web1 weight 50%",
-        ),
+        ("set_server_weight", b"set server mybackend1/web1 weight 50%"),
         (
             "add_server",
             b"add server mybackend1/web1 172.16.0.12:8080 check port 8080 weight 10 inter 2s",

@@ -909,13 +909,9 @@ impl Command {
     pub fn level(&self) -> Level {
         use Command::*;
         match self {
-            Help { .. } | Prompt { .. } | Quit | Echo { .. } | User | SetTimeoutCli { .. } => {
-                Level::User
-            }
+            Help { .. } | Prompt { .. } | Quit | Echo { .. } | User | SetTimeoutCli { .. } => Level::User,
             ShowInfo(_) | ShowStat(_) | ShowCliSockets | ShowCliLevel | ShowVersion => Level::User,
-            ShowBackend | ShowServersState { .. } | ShowServersConn { .. } | GetWeight(_) => {
-                Level::User
-            }
+            ShowBackend | ShowServersState { .. } | ShowServersConn { .. } | GetWeight(_) => Level::User,
             Operator | ShowEnv { .. } | ShowErrors { .. } => Level::Operator,
             ClearCounters { all } => {
                 if *all {
@@ -928,9 +924,7 @@ impl Command {
             ExperimentalMode { .. } | ExpertMode { .. } | WaitHelp | Wait { .. } => Level::Admin,
             DisableFrontend(_) | EnableFrontend(_) | ShutdownFrontend(_) => Level::Admin,
             SetMaxconnFrontend { .. } => Level::Admin,
-            AddBackend { .. } | PublishBackend(_) | UnpublishBackend(_) | DelBackend(_) => {
-                Level::Admin
-            }
+            AddBackend { .. } | PublishBackend(_) | UnpublishBackend(_) | DelBackend(_) => Level::Admin,
             AddServer { .. } | DelServer(_) | EnableServer(_) | DisableServer(_) => Level::Admin,
             EnableHealth(_) | DisableHealth(_) | EnableAgent(_) | DisableAgent(_) => Level::Admin,
             SetServerState { .. }
@@ -1020,9 +1014,7 @@ impl Command {
                 w.fmt(format_args!("wait {delay}"))?;
                 match condition {
                     None => Ok(()),
-                    Some(WaitCondition::SrvRemovable(s)) => {
-                        w.fmt(format_args!(" srv-removable {s}"))
-                    }
+                    Some(WaitCondition::SrvRemovable(s)) => w.fmt(format_args!(" srv-removable {s}")),
                     Some(WaitCondition::BeRemovable(b)) => w.fmt(format_args!(" be-removable {b}")),
                 }
             }
@@ -1092,11 +1084,7 @@ impl Command {
             UnpublishBackend(n) => w.fmt(format_args!("unpublish backend {n}")),
             DelBackend(n) => w.fmt(format_args!("del backend {n}")),
             ShowBackend => w.str("show backend"),
-            AddServer {
-                server,
-                addr,
-                params,
-            } => {
+            AddServer { server, addr, params } => {
                 w.fmt(format_args!("add server {server} "))?;
                 w.word(addr)?;
                 for p in params {
@@ -1115,13 +1103,10 @@ impl Command {
             SetServerState { server, state } => {
                 w.fmt(format_args!("set server {server} state {}", state.as_str()))
             }
-            SetServerWeight { server, weight } => {
-                w.fmt(format_args!("set server {server} weight {weight}"))
+            SetServerWeight { server, weight } => w.fmt(format_args!("set server {server} weight {weight}")),
+            SetServerHealth { server, health } => {
+                w.fmt(format_args!("set server {server} health {}", health.as_str()))
             }
-            SetServerHealth { server, health } => w.fmt(format_args!(
-                "set server {server} health {}",
-                health.as_str()
-            )),
             SetServerAgent { server, agent } => {
                 let a = match agent {
                     AgentState::Up => "up",
@@ -1386,27 +1371,15 @@ mod tests {
 
     #[test]
     fn delay_prints_seconds_when_whole() {
-        assert_eq!(
-            Delay::from_ms(2000).map(|d| d.to_string()),
-            Some("2s".into())
-        );
-        assert_eq!(
-            Delay::from_ms(1500).map(|d| d.to_string()),
-            Some("1500ms".into())
-        );
+        assert_eq!(Delay::from_ms(2000).map(|d| d.to_string()), Some("2s".into()));
+        assert_eq!(Delay::from_ms(1500).map(|d| d.to_string()), Some("1500ms".into()));
         assert_eq!(Delay::from_ms(0), None);
     }
 
     #[test]
     fn levels_follow_haproxy() {
-        assert_eq!(
-            Command::ShowInfo(InfoOptions::default()).level(),
-            Level::User
-        );
-        assert_eq!(
-            Command::ClearCounters { all: false }.level(),
-            Level::Operator
-        );
+        assert_eq!(Command::ShowInfo(InfoOptions::default()).level(), Level::User);
+        assert_eq!(Command::ClearCounters { all: false }.level(), Level::Operator);
         assert_eq!(Command::ClearCounters { all: true }.level(), Level::Admin);
         let m = Word::new(b"virt@x.map").expect("valid word");
         assert_eq!(Command::PrepareMap { map: m }.level(), Level::Admin);

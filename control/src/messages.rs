@@ -62,11 +62,9 @@ pub const NO_SUCH_SERVER: &str = "No such server.";
 /// The server's proxy is stopped.
 pub const PROXY_DISABLED: &str = "Proxy is disabled.";
 /// `set server <s> state` with a bad state.
-pub const SET_SERVER_STATE_EXPECTS: &str =
-    "'set server <srv> state' expects 'ready', 'drain' and 'maint'.";
+pub const SET_SERVER_STATE_EXPECTS: &str = "'set server <srv> state' expects 'ready', 'drain' and 'maint'.";
 /// `set server <s> health` with a bad value.
-pub const SET_SERVER_HEALTH_EXPECTS: &str =
-    "'set server <srv> health' expects 'up', 'stopping', or 'down'.";
+pub const SET_SERVER_HEALTH_EXPECTS: &str = "'set server <srv> health' expects 'up', 'stopping', or 'down'.";
 /// `set server <s> agent` with a bad value.
 pub const SET_SERVER_AGENT_EXPECTS: &str = "'set server <srv> agent' expects 'up' or 'down'.";
 /// `set server <s> addr` without an address.
@@ -96,8 +94,7 @@ pub const MAXCONN_TRAILING_GARBAGE: &str = "Trailing garbage in maxconn string";
 /// `health` change on a tracking server (executor).
 pub const HEALTH_ON_TRACKING: &str = "cannot change health on a tracking server.";
 /// `add server` without name or address.
-pub const SERVER_EXPECTS_NAME_ADDR: &str =
-    "'server' expects <name> and <addr>[:<port>] as arguments.";
+pub const SERVER_EXPECTS_NAME_ADDR: &str = "'server' expects <name> and <addr>[:<port>] as arguments.";
 /// `add server` into a backend with a static algorithm (executor).
 pub const SERVER_NEEDS_DYNAMIC_LB: &str =
     "Backend must use a dynamic load balancing to support dynamic servers.";
@@ -142,8 +139,7 @@ pub const UNKNOWN_MAP: &str = "Unknown map identifier. Please use #<id> or <file
 /// `get map` arguments missing.
 pub const GET_MAP_MISSING: &str = "Missing map identifier and/or key.";
 /// `set map` arguments missing.
-pub const SET_MAP_EXPECTS: &str =
-    "'set map' expects three parameters: map identifier, key and value.";
+pub const SET_MAP_EXPECTS: &str = "'set map' expects three parameters: map identifier, key and value.";
 /// `add map` arguments missing.
 pub const ADD_MAP_EXPECTS: &str = "'add map' expects three parameters (map identifier, key and value) or two parameters (map identifier and payload).";
 /// `del map` arguments missing.
@@ -285,9 +281,9 @@ pub const KEYWORDS: &[Keyword] = &[
 /// The first keyword whose words all equal the first words of `args` (HAProxy's
 /// `cli_find_kw`).
 pub fn find_keyword(args: &[&[u8]]) -> Option<&'static Keyword> {
-    KEYWORDS.iter().find(|k| {
-        k.words.len() <= args.len() && k.words.iter().zip(args).all(|(w, a)| w.as_bytes() == *a)
-    })
+    KEYWORDS
+        .iter()
+        .find(|k| k.words.len() <= args.len() && k.words.iter().zip(args).all(|(w, a)| w.as_bytes() == *a))
 }
 
 /// Session modes that make experimental/expert keywords visible.
@@ -375,10 +371,7 @@ pub fn usage_message(args: &[&[u8]], is_help: bool, vis: Visibility) -> String {
                     matches.pop();
                 }
                 // Insert after every entry with a smaller or equal distance.
-                let at = matches
-                    .iter()
-                    .position(|m| m.1 > dist)
-                    .unwrap_or(matches.len());
+                let at = matches.iter().position(|m| m.1 > dist).unwrap_or(matches.len());
                 matches.insert(at, (k, dist));
             }
         }
@@ -513,20 +506,14 @@ mod tests {
             ),
             "{out}"
         );
-        assert!(
-            out.contains("  show info [desc|json|typed|float]*"),
-            "{out}"
-        );
+        assert!(out.contains("  show info [desc|json|typed|float]*"), "{out}");
         assert!(out.ends_with(HELP_TRAILER));
     }
 
     #[test]
     fn partial_match_lists_the_family() {
         let out = unknown("show");
-        assert!(
-            out.starts_with("Unknown command: 'show', but maybe"),
-            "{out}"
-        );
+        assert!(out.starts_with("Unknown command: 'show', but maybe"), "{out}");
         for l in out.lines().skip(1) {
             assert!(
                 l.starts_with("  show ") || HELP_TRAILER.contains(l),

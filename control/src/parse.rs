@@ -156,11 +156,7 @@ pub fn parse_request(req: &Request) -> Result<Command, ParseError> {
 
 /// Parses a command line (escapes in place, no delimiter) with its payload, if any, and the
 /// payload's custom terminator (empty for plain `<<`).
-pub fn parse_parts(
-    line: &[u8],
-    payload: Option<&[u8]>,
-    pattern: &[u8],
-) -> Result<Command, ParseError> {
+pub fn parse_parts(line: &[u8], payload: Option<&[u8]>, pattern: &[u8]) -> Result<Command, ParseError> {
     let len = line.len() + payload.map_or(0, <[u8]>::len);
     if len > REQUEST_BYTES_MAX {
         return Err(ParseError::new(
@@ -281,11 +277,7 @@ fn dispatch(a: &Args<'_>, payload: Option<&[u8]>) -> Result<Command, ParseError>
     })
 }
 
-fn dispatch_keyword(
-    a: &Args<'_>,
-    words: &[&str],
-    payload: Option<&[u8]>,
-) -> Result<Command, ParseError> {
+fn dispatch_keyword(a: &Args<'_>, words: &[&str], payload: Option<&[u8]>) -> Result<Command, ParseError> {
     use Command as C;
     let cmd = match words {
         ["help"] => C::Help {
@@ -307,9 +299,7 @@ fn dispatch_keyword(
         ["show", "cli", "sockets"] => C::ShowCliSockets,
         ["show", "cli", "level"] => C::ShowCliLevel,
         ["show", "version"] => C::ShowVersion,
-        ["show", "env"] => C::ShowEnv {
-            var: a.opt_word(2)?,
-        },
+        ["show", "env"] => C::ShowEnv { var: a.opt_word(2)? },
         ["show", "errors"] => show_errors(a)?,
         ["clear", "counters"] => C::ClearCounters {
             all: a.get(2) == b"all",
@@ -452,9 +442,7 @@ fn set_timeout(a: &Args<'_>) -> Result<Command, ParseError> {
         return Err(a.fail(3, msg::EXPECTS_INTEGER_VALUE));
     }
     match parse_time(a.get(3), TimeUnit::Seconds) {
-        Ok(s) if (1..=DELAY_MS_MAX / 1000).contains(&s) => {
-            Ok(Command::SetTimeoutCli { seconds: s })
-        }
+        Ok(s) if (1..=DELAY_MS_MAX / 1000).contains(&s) => Ok(Command::SetTimeoutCli { seconds: s }),
         _ => Err(a.fail(3, msg::INVALID_TIMEOUT_VALUE)),
     }
 }
@@ -715,15 +703,9 @@ fn add_server(a: &Args<'_>) -> Result<Command, ParseError> {
                     .filter(|w| *w <= WEIGHT_ABSOLUTE_MAX)
                     .ok_or_else(|| int("an integer between 0 and 256"))?,
             ),
-            b"maxconn" => {
-                ServerParam::Maxconn(bounded(value).ok_or_else(|| int("an integer argument"))?)
-            }
-            b"minconn" => {
-                ServerParam::Minconn(bounded(value).ok_or_else(|| int("an integer argument"))?)
-            }
-            b"maxqueue" => {
-                ServerParam::Maxqueue(bounded(value).ok_or_else(|| int("an integer argument"))?)
-            }
+            b"maxconn" => ServerParam::Maxconn(bounded(value).ok_or_else(|| int("an integer argument"))?),
+            b"minconn" => ServerParam::Minconn(bounded(value).ok_or_else(|| int("an integer argument"))?),
+            b"maxqueue" => ServerParam::Maxqueue(bounded(value).ok_or_else(|| int("an integer argument"))?),
             b"inter" | b"fastinter" | b"downinter" => {
                 let d = parse_time(value, TimeUnit::Millis)
                     .ok()
@@ -758,21 +740,12 @@ fn add_server(a: &Args<'_>) -> Result<Command, ParseError> {
                 }
                 ServerParam::InitState(Word::new(value).map_err(|_| int("a state"))?)
             }
-            _ => {
-                return Err(a.fail_text(
-                    i,
-                    msg::server_unknown_keyword(&server.to_string(), &kw_text),
-                ))
-            }
+            _ => return Err(a.fail_text(i, msg::server_unknown_keyword(&server.to_string(), &kw_text))),
         };
         params.push(param);
         i += 2;
     }
-    Ok(Command::AddServer {
-        server,
-        addr,
-        params,
-    })
+    Ok(Command::AddServer { server, addr, params })
 }
 
 fn show_map(a: &Args<'_>) -> Result<Command, ParseError> {
@@ -811,10 +784,7 @@ fn add_map(a: &Args<'_>, payload: Option<&[u8]>) -> Result<Command, ParseError> 
 
 /// `key value` lines: the key ends at the first space or tab, the value is the rest of the
 /// line after the blanks (it may hold spaces). Blank lines are skipped.
-fn map_payload(
-    a: &Args<'_>,
-    payload: &[u8],
-) -> Result<Vec<(PayloadKey, PayloadValue)>, ParseError> {
+fn map_payload(a: &Args<'_>, payload: &[u8]) -> Result<Vec<(PayloadKey, PayloadValue)>, ParseError> {
     let mut out = Vec::new();
     for line in payload.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -842,10 +812,7 @@ fn map_payload(
             .map_err(|_| a.fail_text(a.words.len(), msg::map_missing_value(&key_text)))?;
         out.push((k, v));
     }
-    debug_assert!(
-        out.len() <= payload.len() / 2 + 1,
-        "a line is at least `k v`"
-    );
+    debug_assert!(out.len() <= payload.len() / 2 + 1, "a line is at least `k v`");
     Ok(out)
 }
 

@@ -137,8 +137,7 @@ impl Splitter {
                 Ok(Some(req)) => {
                     debug_assert!(self.buffered() == 0 && !self.in_payload());
                     debug_assert!(
-                        req.line.len() + req.payload.as_ref().map_or(0, Vec::len)
-                            <= REQUEST_BYTES_MAX
+                        req.line.len() + req.payload.as_ref().map_or(0, Vec::len) <= REQUEST_BYTES_MAX
                     );
                     return (i + 1, Feed::Request(req));
                 }
@@ -418,11 +417,7 @@ mod tests {
     fn splits_on_unescaped_semicolon_and_lf() {
         assert_eq!(
             lines(b"show info;show stat\nhelp\n"),
-            vec![
-                b"show info".to_vec(),
-                b"show stat".to_vec(),
-                b"help".to_vec()
-            ]
+            vec![b"show info".to_vec(), b"show stat".to_vec(), b"help".to_vec()]
         );
         assert_eq!(lines(b"echo a\\;b\n"), vec![b"echo a\\;b".to_vec()]);
         assert_eq!(
@@ -463,10 +458,7 @@ mod tests {
         assert_eq!(first.line, b"add map m <<");
         assert_eq!(first.payload.as_deref(), Some(&b"k1 v1\nk2 v2"[..]));
         assert!(first.ends_line);
-        assert_eq!(
-            reqs[1].as_ref().map(|r| r.line.clone()),
-            Ok(b"help".to_vec())
-        );
+        assert_eq!(reqs[1].as_ref().map(|r| r.line.clone()), Ok(b"help".to_vec()));
     }
 
     #[test]

@@ -33,15 +33,40 @@ fn accepted() -> Vec<(&'static str, Command)> {
     use Command as C;
     vec![
         ("help", C::Help { words: vec![] }),
-        ("help show servers", C::Help { words: vec![word("show"), word("servers")] }),
+        (
+            "help show servers",
+            C::Help {
+                words: vec![word("show"), word("servers")],
+            },
+        ),
         ("prompt", C::Prompt { args: vec![] }),
-        ("prompt timed", C::Prompt { args: vec![PromptArg::Timed] }),
-        ("prompt i p", C::Prompt { args: vec![PromptArg::Interactive, PromptArg::Prompt] }),
+        (
+            "prompt timed",
+            C::Prompt {
+                args: vec![PromptArg::Timed],
+            },
+        ),
+        (
+            "prompt i p",
+            C::Prompt {
+                args: vec![PromptArg::Interactive, PromptArg::Prompt],
+            },
+        ),
         ("quit", C::Quit),
         ("quit now", C::Quit),
         ("echo", C::Echo { words: vec![] }),
-        ("echo  hello   world ", C::Echo { words: vec![word("hello"), word("world")] }),
-        ("echo a\\ b a\\;b", C::Echo { words: vec![word("a b"), word("a;b")] }),
+        (
+            "echo  hello   world ",
+            C::Echo {
+                words: vec![word("hello"), word("world")],
+            },
+        ),
+        (
+            "echo a\\ b a\\;b",
+            C::Echo {
+                words: vec![word("a b"), word("a;b")],
+            },
+        ),
         ("operator", C::Operator),
         ("user", C::User),
         ("experimental-mode on", C::ExperimentalMode { on: Some(true) }),
@@ -52,7 +77,13 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ("set timeout cli 30", C::SetTimeoutCli { seconds: 30 }),
         ("set timeout cli 1m", C::SetTimeoutCli { seconds: 60 }),
         ("set timeout cli 500ms", C::SetTimeoutCli { seconds: 1 }),
-        ("wait 100", C::Wait { delay: ms(100), condition: None }),
+        (
+            "wait 100",
+            C::Wait {
+                delay: ms(100),
+                condition: None,
+            },
+        ),
         ("wait -h", C::WaitHelp),
         ("wait 1s -h", C::WaitHelp),
         (
@@ -72,16 +103,27 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ("show info", C::ShowInfo(InfoOptions::default())),
         (
             "show info typed desc",
-            C::ShowInfo(InfoOptions { format: StatFormat::Typed, desc: true, float: false }),
+            C::ShowInfo(InfoOptions {
+                format: StatFormat::Typed,
+                desc: true,
+                float: false,
+            }),
         ),
         (
             "show info json typed float bogus",
-            C::ShowInfo(InfoOptions { format: StatFormat::Typed, desc: false, float: true }),
+            C::ShowInfo(InfoOptions {
+                format: StatFormat::Typed,
+                desc: false,
+                float: true,
+            }),
         ),
         ("show stat", C::ShowStat(StatOptions::default())),
         (
             "show stat json",
-            C::ShowStat(StatOptions { format: StatFormat::Json, ..StatOptions::default() }),
+            C::ShowStat(StatOptions {
+                format: StatFormat::Json,
+                ..StatOptions::default()
+            }),
         ),
         (
             "show stat -1 -1 -1 typed up",
@@ -94,7 +136,11 @@ fn accepted() -> Vec<(&'static str, Command)> {
         (
             "show stat web 4 -1 no-maint",
             C::ShowStat(StatOptions {
-                scope: Some(StatScope { proxy: word("web"), types: 4, sid: -1 }),
+                scope: Some(StatScope {
+                    proxy: word("web"),
+                    types: 4,
+                    sid: -1,
+                }),
                 no_maint: true,
                 ..StatOptions::default()
             }),
@@ -103,7 +149,11 @@ fn accepted() -> Vec<(&'static str, Command)> {
         (
             "show stat typed json",
             C::ShowStat(StatOptions {
-                scope: Some(StatScope { proxy: word("typed"), types: 0, sid: 0 }),
+                scope: Some(StatScope {
+                    proxy: word("typed"),
+                    types: 0,
+                    sid: 0,
+                }),
                 ..StatOptions::default()
             }),
         ),
@@ -111,15 +161,32 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ("show cli level", C::ShowCliLevel),
         ("show version", C::ShowVersion),
         ("show env", C::ShowEnv { var: None }),
-        ("show env HOME", C::ShowEnv { var: Some(word("HOME")) }),
-        ("show errors", C::ShowErrors { proxy: None, direction: None }),
+        (
+            "show env HOME",
+            C::ShowEnv {
+                var: Some(word("HOME")),
+            },
+        ),
+        (
+            "show errors",
+            C::ShowErrors {
+                proxy: None,
+                direction: None,
+            },
+        ),
         (
             "show errors web response",
-            C::ShowErrors { proxy: Some(word("web")), direction: Some(ErrorDirection::Response) },
+            C::ShowErrors {
+                proxy: Some(word("web")),
+                direction: Some(ErrorDirection::Response),
+            },
         ),
         (
             "show errors -1 request",
-            C::ShowErrors { proxy: None, direction: Some(ErrorDirection::Request) },
+            C::ShowErrors {
+                proxy: None,
+                direction: Some(ErrorDirection::Request),
+            },
         ),
         ("clear counters", C::ClearCounters { all: false }),
         ("clear counters all", C::ClearCounters { all: true }),
@@ -128,22 +195,42 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ("shutdown frontend fe1", C::ShutdownFrontend(name("fe1"))),
         (
             "set maxconn frontend fe1 100",
-            C::SetMaxconnFrontend { frontend: name("fe1"), maxconn: 100 },
+            C::SetMaxconnFrontend {
+                frontend: name("fe1"),
+                maxconn: 100,
+            },
         ),
         (
             "set maxconn frontend fe1 abc",
-            C::SetMaxconnFrontend { frontend: name("fe1"), maxconn: 0 },
+            C::SetMaxconnFrontend {
+                frontend: name("fe1"),
+                maxconn: 0,
+            },
         ),
         (
             "add backend mybackend1 from mydefaults",
-            C::AddBackend { name: name("mybackend1"), from: name("mydefaults"), mode: None },
+            C::AddBackend {
+                name: name("mybackend1"),
+                from: name("mydefaults"),
+                mode: None,
+            },
         ),
         (
             "add backend b from d mode http",
-            C::AddBackend { name: name("b"), from: name("d"), mode: Some(ProxyMode::Http) },
+            C::AddBackend {
+                name: name("b"),
+                from: name("d"),
+                mode: Some(ProxyMode::Http),
+            },
         ),
-        ("publish backend mybackend1", C::PublishBackend(name("mybackend1"))),
-        ("unpublish backend mybackend1", C::UnpublishBackend(name("mybackend1"))),
+        (
+            "publish backend mybackend1",
+            C::PublishBackend(name("mybackend1")),
+        ),
+        (
+            "unpublish backend mybackend1",
+            C::UnpublishBackend(name("mybackend1")),
+        ),
         ("del backend mybackend1", C::DelBackend(name("mybackend1"))),
         ("show backend", C::ShowBackend),
         (
@@ -171,47 +258,81 @@ fn accepted() -> Vec<(&'static str, Command)> {
             },
         ),
         ("del server b/s", C::DelServer(srv("b/s"))),
-        ("enable server mybackend1/web1", C::EnableServer(srv("mybackend1/web1"))),
+        (
+            "enable server mybackend1/web1",
+            C::EnableServer(srv("mybackend1/web1")),
+        ),
         ("disable server b/s", C::DisableServer(srv("b/s"))),
-        ("enable health mybackend1/web1", C::EnableHealth(srv("mybackend1/web1"))),
+        (
+            "enable health mybackend1/web1",
+            C::EnableHealth(srv("mybackend1/web1")),
+        ),
         ("disable health b/s", C::DisableHealth(srv("b/s"))),
         ("enable agent b/s", C::EnableAgent(srv("b/s"))),
         ("disable agent b/s", C::DisableAgent(srv("b/s"))),
         (
             "set server mybackend1/web1 state maint",
-            C::SetServerState { server: srv("mybackend1/web1"), state: AdminState::Maint },
+            C::SetServerState {
+                server: srv("mybackend1/web1"),
+                state: AdminState::Maint,
+            },
         ),
         (
             "set server b/s state ready",
-            C::SetServerState { server: srv("b/s"), state: AdminState::Ready },
+            C::SetServerState {
+                server: srv("b/s"),
+                state: AdminState::Ready,
+            },
         ),
         (
             "set server b/s state drain",
-            C::SetServerState { server: srv("b/s"), state: AdminState::Drain },
+            C::SetServerState {
+                server: srv("b/s"),
+                state: AdminState::Drain,
+            },
         ),
         (
             "set server b/s weight 50",
-            C::SetServerWeight { server: srv("b/s"), weight: abs(50) },
+            C::SetServerWeight {
+                server: srv("b/s"),
+                weight: abs(50),
+            },
         ),
         (
             "set server b/s weight 10%",
-            C::SetServerWeight { server: srv("b/s"), weight: Weight::relative(10) },
+            C::SetServerWeight {
+                server: srv("b/s"),
+                weight: Weight::relative(10),
+            },
         ),
         (
             "set server b/s weight 999999%",
-            C::SetServerWeight { server: srv("b/s"), weight: Weight::relative(25_600) },
+            C::SetServerWeight {
+                server: srv("b/s"),
+                weight: Weight::relative(25_600),
+            },
         ),
         (
             "set server b/s health stopping",
-            C::SetServerHealth { server: srv("b/s"), health: Health::Stopping },
+            C::SetServerHealth {
+                server: srv("b/s"),
+                health: Health::Stopping,
+            },
         ),
         (
             "set server b/s agent down",
-            C::SetServerAgent { server: srv("b/s"), agent: AgentState::Down },
+            C::SetServerAgent {
+                server: srv("b/s"),
+                agent: AgentState::Down,
+            },
         ),
         (
             "set server b/s addr 10.0.0.2",
-            C::SetServerAddr { server: srv("b/s"), addr: word("10.0.0.2"), port: None },
+            C::SetServerAddr {
+                server: srv("b/s"),
+                addr: word("10.0.0.2"),
+                port: None,
+            },
         ),
         (
             "set server b/s addr 10.0.0.2 port 8080",
@@ -222,29 +343,75 @@ fn accepted() -> Vec<(&'static str, Command)> {
             },
         ),
         ("get weight b/s", C::GetWeight(srv("b/s"))),
-        ("set weight b/s 20", C::SetWeight { server: srv("b/s"), weight: abs(20) }),
+        (
+            "set weight b/s 20",
+            C::SetWeight {
+                server: srv("b/s"),
+                weight: abs(20),
+            },
+        ),
         (
             "set maxconn server b/s 30",
-            C::SetMaxconnServer { server: srv("b/s"), maxconn: 30 },
+            C::SetMaxconnServer {
+                server: srv("b/s"),
+                maxconn: 30,
+            },
         ),
-        ("shutdown sessions server b/s", C::ShutdownSessionsServer(srv("b/s"))),
+        (
+            "shutdown sessions server b/s",
+            C::ShutdownSessionsServer(srv("b/s")),
+        ),
         ("show servers state", C::ShowServersState { backend: None }),
-        ("show servers state web", C::ShowServersState { backend: Some(name("web")) }),
+        (
+            "show servers state web",
+            C::ShowServersState {
+                backend: Some(name("web")),
+            },
+        ),
         ("show servers conn", C::ShowServersConn { backend: None }),
-        ("show servers conn web", C::ShowServersConn { backend: Some(name("web")) }),
-        ("show map", C::ShowMap { version: None, map: None }),
-        ("show map virt@paths.map", C::ShowMap { version: None, map: Some(word("virt@paths.map")) }),
-        ("show map @3 #1", C::ShowMap { version: Some(3), map: Some(word("#1")) }),
+        (
+            "show servers conn web",
+            C::ShowServersConn {
+                backend: Some(name("web")),
+            },
+        ),
+        (
+            "show map",
+            C::ShowMap {
+                version: None,
+                map: None,
+            },
+        ),
+        (
+            "show map virt@paths.map",
+            C::ShowMap {
+                version: None,
+                map: Some(word("virt@paths.map")),
+            },
+        ),
+        (
+            "show map @3 #1",
+            C::ShowMap {
+                version: Some(3),
+                map: Some(word("#1")),
+            },
+        ),
         (
             "get map virt@paths.map /test",
-            C::GetMap { map: word("virt@paths.map"), value: word("/test") },
+            C::GetMap {
+                map: word("virt@paths.map"),
+                value: word("/test"),
+            },
         ),
         (
             "add map virt@paths.map /test mybackend1",
             C::AddMap {
                 version: None,
                 map: word("virt@paths.map"),
-                entries: MapEntries::One { key: word("/test"), value: word("mybackend1") },
+                entries: MapEntries::One {
+                    key: word("/test"),
+                    value: word("mybackend1"),
+                },
             },
         ),
         (
@@ -252,7 +419,10 @@ fn accepted() -> Vec<(&'static str, Command)> {
             C::AddMap {
                 version: Some(2),
                 map: word("/etc/m.map"),
-                entries: MapEntries::One { key: word("k"), value: word("v") },
+                entries: MapEntries::One {
+                    key: word("k"),
+                    value: word("v"),
+                },
             },
         ),
         (
@@ -274,13 +444,41 @@ fn accepted() -> Vec<(&'static str, Command)> {
         ),
         (
             "set map m #12 v2",
-            C::SetMap { map: word("m"), key: word("#12"), value: word("v2") },
+            C::SetMap {
+                map: word("m"),
+                key: word("#12"),
+                value: word("v2"),
+            },
         ),
-        ("del map virt@paths.map /test", C::DelMap { map: word("virt@paths.map"), key: word("/test") }),
-        ("clear map m", C::ClearMap { version: None, map: word("m") }),
-        ("clear map @7 m", C::ClearMap { version: Some(7), map: word("m") }),
+        (
+            "del map virt@paths.map /test",
+            C::DelMap {
+                map: word("virt@paths.map"),
+                key: word("/test"),
+            },
+        ),
+        (
+            "clear map m",
+            C::ClearMap {
+                version: None,
+                map: word("m"),
+            },
+        ),
+        (
+            "clear map @7 m",
+            C::ClearMap {
+                version: Some(7),
+                map: word("m"),
+            },
+        ),
         ("prepare map m", C::PrepareMap { map: word("m") }),
-        ("commit map @7 m", C::CommitMap { version: 7, map: word("m") }),
+        (
+            "commit map @7 m",
+            C::CommitMap {
+                version: 7,
+                map: word("m"),
+            },
+        ),
         // A payload cut by the end of the input ends there.
         (
             "add map m <<\nk v",
@@ -303,28 +501,13 @@ fn accepted() -> Vec<(&'static str, Command)> {
 
 fn rejected() -> Vec<(&'static str, &'static str)> {
     vec![
-        (
-            "set server web state maint",
-            messages::REQUIRE_BACKEND_SERVER,
-        ),
-        (
-            "set server web/ state maint",
-            messages::REQUIRE_BACKEND_SERVER,
-        ),
+        ("set server web state maint", messages::REQUIRE_BACKEND_SERVER),
+        ("set server web/ state maint", messages::REQUIRE_BACKEND_SERVER),
         ("set server /s state maint", messages::NO_SUCH_BACKEND),
         ("set server b/s/x state maint", messages::NO_SUCH_SERVER),
-        (
-            "set server b/s state up",
-            messages::SET_SERVER_STATE_EXPECTS,
-        ),
-        (
-            "set server b/s health maybe",
-            messages::SET_SERVER_HEALTH_EXPECTS,
-        ),
-        (
-            "set server b/s agent maybe",
-            messages::SET_SERVER_AGENT_EXPECTS,
-        ),
+        ("set server b/s state up", messages::SET_SERVER_STATE_EXPECTS),
+        ("set server b/s health maybe", messages::SET_SERVER_HEALTH_EXPECTS),
+        ("set server b/s agent maybe", messages::SET_SERVER_AGENT_EXPECTS),
         ("set server b/s addr", messages::SET_SERVER_ADDR_REQUIRES),
         ("set server b/s frobnicate", messages::SET_SERVER_USAGE),
         ("set server b/s", messages::SET_SERVER_USAGE),
@@ -332,38 +515,20 @@ fn rejected() -> Vec<(&'static str, &'static str)> {
         ("set server b/s weight x", messages::WEIGHT_GARBAGE),
         ("set server b/s weight 300", messages::WEIGHT_ABSOLUTE_RANGE),
         ("set server b/s weight -1", messages::WEIGHT_ABSOLUTE_RANGE),
-        (
-            "set server b/s weight 300x",
-            messages::WEIGHT_ABSOLUTE_RANGE,
-        ),
-        (
-            "set server b/s weight 10x",
-            messages::WEIGHT_TRAILING_GARBAGE,
-        ),
-        (
-            "set server b/s weight 10%x",
-            messages::WEIGHT_TRAILING_GARBAGE,
-        ),
-        (
-            "set server b/s weight -5%",
-            messages::WEIGHT_RELATIVE_NEGATIVE,
-        ),
+        ("set server b/s weight 300x", messages::WEIGHT_ABSOLUTE_RANGE),
+        ("set server b/s weight 10x", messages::WEIGHT_TRAILING_GARBAGE),
+        ("set server b/s weight 10%x", messages::WEIGHT_TRAILING_GARBAGE),
+        ("set server b/s weight -5%", messages::WEIGHT_RELATIVE_NEGATIVE),
         ("set weight b 10", messages::REQUIRE_BACKEND_SERVER),
         ("set weight b/s", messages::WEIGHT_REQUIRED),
         ("get weight", messages::REQUIRE_BACKEND_SERVER),
         ("enable server b", messages::REQUIRE_BACKEND_SERVER),
         ("disable health", messages::REQUIRE_BACKEND_SERVER),
         ("del server b", messages::REQUIRE_BACKEND_SERVER),
-        (
-            "shutdown sessions server b",
-            messages::REQUIRE_BACKEND_SERVER,
-        ),
+        ("shutdown sessions server b", messages::REQUIRE_BACKEND_SERVER),
         ("set maxconn server b/s", messages::MAXCONN_REQUIRED),
         ("set maxconn server b/s x", messages::MAXCONN_GARBAGE),
-        (
-            "set maxconn server b/s 5x",
-            messages::MAXCONN_TRAILING_GARBAGE,
-        ),
+        ("set maxconn server b/s 5x", messages::MAXCONN_TRAILING_GARBAGE),
         ("set maxconn frontend", messages::FRONTEND_NAME_EXPECTED),
         ("set maxconn frontend fe", messages::INTEGER_VALUE_EXPECTED),
         ("set maxconn frontend fe -3", messages::VALUE_OUT_OF_RANGE),
@@ -480,12 +645,13 @@ fn unknown_commands_get_haproxy_suggestions() {
     assert!(matches!(err.kind, ParseErrorKind::UnknownCommand { .. }));
     let reply = err.reply(Visibility::default());
     assert!(
-        reply.starts_with(
-            "Unknown command: 'shwo', but maybe one of the following ones is a better match:\n"
-        ),
+        reply
+            .starts_with("Unknown command: 'shwo', but maybe one of the following ones is a better match:\n"),
         "{reply}"
     );
-    assert!(reply.contains("\n  show info [desc|json|typed|float]*      : report information about the running process\n"));
+    assert!(reply.contains(
+        "\n  show info [desc|json|typed|float]*      : report information about the running process\n"
+    ));
     assert!(reply.ends_with("  quit                                    : disconnect"));
 
     let reply = parse(b"show servers")
@@ -499,10 +665,7 @@ fn unknown_commands_get_haproxy_suggestions() {
 #[test]
 fn empty_and_oversized_lines() {
     assert_eq!(parse(b"").map_err(|e| e.kind), Err(ParseErrorKind::Empty));
-    assert_eq!(
-        parse(b"  \t \n").map_err(|e| e.kind),
-        Err(ParseErrorKind::Empty)
-    );
+    assert_eq!(parse(b"  \t \n").map_err(|e| e.kind), Err(ParseErrorKind::Empty));
     let big = vec![b'a'; control::split::REQUEST_BYTES_MAX + 1];
     let err = parse(&big).expect_err("too long");
     assert_eq!(

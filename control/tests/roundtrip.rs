@@ -71,13 +71,8 @@ fn server_param() -> impl Strategy<Value = ServerParam> {
         (1u32..=MAXCONN_MAX).prop_map(ServerParam::Fall),
         (1u32..=MAXCONN_MAX).prop_map(ServerParam::Id),
         word().prop_map(ServerParam::Cookie),
-        prop_oneof![
-            Just("up"),
-            Just("down"),
-            Just("fully-up"),
-            Just("fully-down")
-        ]
-        .prop_map(|s| ServerParam::InitState(Word::new(s.as_bytes()).expect("state"))),
+        prop_oneof![Just("up"), Just("down"), Just("fully-up"), Just("fully-down")]
+            .prop_map(|s| ServerParam::InitState(Word::new(s.as_bytes()).expect("state"))),
     ]
 }
 
@@ -124,32 +119,28 @@ fn command() -> impl Strategy<Value = Command> {
     ];
     let process =
         prop_oneof![
-            (format(), any::<bool>(), any::<bool>()).prop_map(|(format, desc, float)| C::ShowInfo(
-                InfoOptions {
-                    format,
-                    desc,
-                    float
-                }
-            )),
+            (format(), any::<bool>(), any::<bool>())
+                .prop_map(|(format, desc, float)| C::ShowInfo(InfoOptions { format, desc, float })),
             (
                 proptest::option::of(
-                    (word(), any::<i32>(), any::<i32>())
-                        .prop_map(|(proxy, types, sid)| StatScope { proxy, types, sid })
+                    (word(), any::<i32>(), any::<i32>()).prop_map(|(proxy, types, sid)| StatScope {
+                        proxy,
+                        types,
+                        sid
+                    })
                 ),
                 format(),
                 any::<bool>(),
                 any::<bool>(),
                 any::<bool>()
             )
-                .prop_map(|(scope, format, desc, no_maint, up)| C::ShowStat(
-                    StatOptions {
-                        scope,
-                        format,
-                        desc,
-                        no_maint,
-                        up
-                    }
-                )),
+                .prop_map(|(scope, format, desc, no_maint, up)| C::ShowStat(StatOptions {
+                    scope,
+                    format,
+                    desc,
+                    no_maint,
+                    up
+                })),
             Just(C::ShowCliSockets),
             Just(C::ShowCliLevel),
             Just(C::ShowVersion),
@@ -179,54 +170,47 @@ fn command() -> impl Strategy<Value = Command> {
             name().prop_map(C::DelBackend),
             Just(C::ShowBackend),
         ];
-    let servers = prop_oneof![
-        (
-            server(),
-            word(),
-            proptest::collection::vec(server_param(), 0..6)
-        )
-            .prop_map(|(server, addr, params)| C::AddServer {
-                server,
-                addr,
-                params
-            }),
-        server().prop_map(C::DelServer),
-        server().prop_map(C::EnableServer),
-        server().prop_map(C::DisableServer),
-        server().prop_map(C::EnableHealth),
-        server().prop_map(C::DisableHealth),
-        server().prop_map(C::EnableAgent),
-        server().prop_map(C::DisableAgent),
-        (
-            server(),
-            prop_oneof![
-                Just(AdminState::Ready),
-                Just(AdminState::Drain),
-                Just(AdminState::Maint)
-            ]
-        )
-            .prop_map(|(server, state)| C::SetServerState { server, state }),
-        (server(), weight()).prop_map(|(server, weight)| C::SetServerWeight { server, weight }),
-        (
-            server(),
-            prop_oneof![Just(Health::Up), Just(Health::Stopping), Just(Health::Down)]
-        )
-            .prop_map(|(server, health)| C::SetServerHealth { server, health }),
-        (
-            server(),
-            prop_oneof![Just(AgentState::Up), Just(AgentState::Down)]
-        )
-            .prop_map(|(server, agent)| C::SetServerAgent { server, agent }),
-        (server(), word(), proptest::option::of(word()))
-            .prop_map(|(server, addr, port)| C::SetServerAddr { server, addr, port }),
-        server().prop_map(C::GetWeight),
-        (server(), weight()).prop_map(|(server, weight)| C::SetWeight { server, weight }),
-        (server(), 0u32..=MAXCONN_MAX)
-            .prop_map(|(server, maxconn)| C::SetMaxconnServer { server, maxconn }),
-        server().prop_map(C::ShutdownSessionsServer),
-        proptest::option::of(name()).prop_map(|backend| C::ShowServersState { backend }),
-        proptest::option::of(name()).prop_map(|backend| C::ShowServersConn { backend }),
-    ];
+    let servers =
+        prop_oneof![
+            (server(), word(), proptest::collection::vec(server_param(), 0..6))
+                .prop_map(|(server, addr, params)| C::AddServer { server, addr, params }),
+            server().prop_map(C::DelServer),
+            server().prop_map(C::EnableServer),
+            server().prop_map(C::DisableServer),
+            server().prop_map(C::EnableHealth),
+            server().prop_map(C::DisableHealth),
+            server().prop_map(C::EnableAgent),
+            server().prop_map(C::DisableAgent),
+            (
+                server(),
+                prop_oneof![
+                    Just(AdminState::Ready),
+                    Just(AdminState::Drain),
+                    Just(AdminState::Maint)
+                ]
+            )
+                .prop_map(|(server, state)| C::SetServerState { server, state }),
+            (server(), weight()).prop_map(|(server, weight)| C::SetServerWeight { server, weight }),
+            (
+                server(),
+                prop_oneof![Just(Health::Up), Just(Health::Stopping), Just(Health::Down)]
+            )
+                .prop_map(|(server, health)| C::SetServerHealth { server, health }),
+            (
+                server(),
+                prop_oneof![Just(AgentState::Up), Just(AgentState::Down)]
+            )
+                .prop_map(|(server, agent)| C::SetServerAgent { server, agent }),
+            (server(), word(), proptest::option::of(word()))
+                .prop_map(|(server, addr, port)| C::SetServerAddr { server, addr, port }),
+            server().prop_map(C::GetWeight),
+            (server(), weight()).prop_map(|(server, weight)| C::SetWeight { server, weight }),
+            (server(), 0u32..=MAXCONN_MAX)
+                .prop_map(|(server, maxconn)| C::SetMaxconnServer { server, maxconn }),
+            server().prop_map(C::ShutdownSessionsServer),
+            proptest::option::of(name()).prop_map(|backend| C::ShowServersState { backend }),
+            proptest::option::of(name()).prop_map(|backend| C::ShowServersConn { backend }),
+        ];
     let maps = prop_oneof![
         prop_oneof![
             Just((None, None)),
@@ -250,8 +234,7 @@ fn command() -> impl Strategy<Value = Command> {
             }),
         (word(), word(), word()).prop_map(|(map, key, value)| C::SetMap { map, key, value }),
         (word(), word()).prop_map(|(map, key)| C::DelMap { map, key }),
-        (proptest::option::of(any::<u32>()), word())
-            .prop_map(|(version, map)| C::ClearMap { version, map }),
+        (proptest::option::of(any::<u32>()), word()).prop_map(|(version, map)| C::ClearMap { version, map }),
         word().prop_map(|map| C::PrepareMap { map }),
         (any::<u32>(), word()).prop_map(|(version, map)| C::CommitMap { version, map }),
     ];

@@ -91,10 +91,7 @@ fn reference_snippets_parse() {
         if let Err(d) = parse_text("ref.cfg", s, &|_| None) {
             panic!(
                 "{s}\n{}",
-                d.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
             );
         }
     }
@@ -106,10 +103,7 @@ fn reference_snippets_parse() {
 fn acceptance_check_configs_parse() {
     let dir = Path::new("/work/shared/acceptance/checks");
     let Ok(entries) = std::fs::read_dir(dir) else {
-        eprintln!(
-            "note: {} not present, acceptance configs skipped",
-            dir.display()
-        );
+        eprintln!("note: {} not present, acceptance configs skipped", dir.display());
         return;
     };
     let mut n = 0;
@@ -128,10 +122,7 @@ fn acceptance_check_configs_parse() {
                         panic!(
                             "{:?}:\n{cfg}\n{}",
                             e.path(),
-                            d.iter()
-                                .map(|d| d.to_string())
-                                .collect::<Vec<_>>()
-                                .join("\n")
+                            d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
                         );
                     }
                     n += 1;

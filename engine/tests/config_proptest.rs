@@ -101,10 +101,7 @@ fn seed_config_is_valid() {
     if let Err(d) = parse_text("p.cfg", SEED, &env) {
         panic!(
             "{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
+            d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
         );
     }
 }

@@ -2,9 +2,8 @@
 //! error path of the config parser, checked through the public `parse_text` API.
 
 use engine::config::{
-    cond::AclRef, parse_files, parse_text, values::Address, values::Host, values::Port, BackendRef,
-    Balance, CheckKind, CliLevel, Diagnostic, HttpAction, HttpConnMode, Level, Loaded, Mode,
-    ProxyKind, ReturnBody,
+    cond::AclRef, parse_files, parse_text, values::Address, values::Host, values::Port, BackendRef, Balance,
+    CheckKind, CliLevel, Diagnostic, HttpAction, HttpConnMode, Level, Loaded, Mode, ProxyKind, ReturnBody,
 };
 use std::time::Duration;
 
@@ -25,10 +24,7 @@ fn ok(text: &str) -> Loaded {
         Ok(l) => l,
         Err(d) => panic!(
             "rejected:\n{text}\n{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
+            d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
         ),
     }
 }
@@ -115,10 +111,7 @@ fn accepted_configs() {
         if let Err(d) = parse(text) {
             panic!(
                 "{name}: rejected\n{text}\n{}",
-                d.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
             );
         }
     }
@@ -159,12 +152,7 @@ fn rejected_configs() {
             "unmatched quote",
         ),
         ("bad hex", "global\n  user \\xZZ\n".into(), 2, "hexadecimal"),
-        (
-            "missing proxy name",
-            "frontend\n".into(),
-            1,
-            "expects <name>",
-        ),
+        ("missing proxy name", "frontend\n".into(), 1, "expects <name>"),
         (
             "bad proxy name",
             "backend a/b\n".into(),
@@ -274,12 +262,42 @@ fn rejected_configs() {
             3,
             "unknown keyword 'bogus'",
         ),
-        ("errorfiles unknown section", be("  errorfiles nope"), 1, "unknown http-errors section 'nope'"),
-        ("timeout bad unit", df("  timeout client 15x"), 2, "unexpected character 'x'"),
-        ("http frontend to tcp backend", "frontend fe\n  mode http\n  bind :1\n  use_backend be if TRUE\nbackend be\n  mode tcp\n".into(), 4, "wrong mode, required: http, has: tcp"),
-        ("http-check expect unknown match", be("  http-check expect bogus 200"), 2, "unknown match type 'bogus'"),
-        ("http-check expect no pattern", be("  http-check expect status"), 2, "'status' expects a pattern"),
-        ("expect option missing value", be("  tcp-check expect min-recv"), 2, "'min-recv' expects an argument"),
+        (
+            "errorfiles unknown section",
+            be("  errorfiles nope"),
+            1,
+            "unknown http-errors section 'nope'",
+        ),
+        (
+            "timeout bad unit",
+            df("  timeout client 15x"),
+            2,
+            "unexpected character 'x'",
+        ),
+        (
+            "http frontend to tcp backend",
+            "frontend fe\n  mode http\n  bind :1\n  use_backend be if TRUE\nbackend be\n  mode tcp\n".into(),
+            4,
+            "wrong mode, required: http, has: tcp",
+        ),
+        (
+            "http-check expect unknown match",
+            be("  http-check expect bogus 200"),
+            2,
+            "unknown match type 'bogus'",
+        ),
+        (
+            "http-check expect no pattern",
+            be("  http-check expect status"),
+            2,
+            "'status' expects a pattern",
+        ),
+        (
+            "expect option missing value",
+            be("  tcp-check expect min-recv"),
+            2,
+            "'min-recv' expects an argument",
+        ),
         (
             "timeout not number",
             df("  timeout client abc"),
@@ -316,12 +334,7 @@ fn rejected_configs() {
             2,
             "'maxconn' expects an integer argument",
         ),
-        (
-            "nbproc",
-            gl("  nbproc 2"),
-            2,
-            "nbproc is not supported any more",
-        ),
+        ("nbproc", gl("  nbproc 2"), 2, "nbproc is not supported any more"),
         (
             "lua",
             gl("  lua-load /x.lua"),
@@ -352,12 +365,7 @@ fn rejected_configs() {
             2,
             "expects <address> and <facility>",
         ),
-        (
-            "tune.bufsize small",
-            gl("  tune.bufsize 10"),
-            2,
-            "between 1024",
-        ),
+        ("tune.bufsize small", gl("  tune.bufsize 10"), 2, "between 1024"),
         (
             "tune.http.maxhdr big",
             gl("  tune.http.maxhdr 100000"),
@@ -395,12 +403,7 @@ fn rejected_configs() {
             2,
             "'balance' only supports",
         ),
-        (
-            "server no addr",
-            be("  server s"),
-            2,
-            "expects <name> and <addr>",
-        ),
+        ("server no addr", be("  server s"), 2, "expects <name> and <addr>"),
         (
             "server bad addr",
             be("  server s bad!host:80"),
@@ -594,12 +597,7 @@ fn rejected_configs() {
             3,
             "'filter spoe' is not supported",
         ),
-        (
-            "endif without if",
-            ".endif\n".into(),
-            1,
-            "'.endif' without '.if'",
-        ),
+        ("endif without if", ".endif\n".into(), 1, "'.endif' without '.if'"),
         ("unterminated if", ".if 1\n".into(), 1, "missing '.endif'"),
         (
             "bad if",
@@ -644,12 +642,7 @@ fn rejected_configs() {
             3,
             "missing size",
         ),
-        (
-            "errorfile arity",
-            df("  errorfile 503"),
-            2,
-            "'errorfile' expects",
-        ),
+        ("errorfile arity", df("  errorfile 503"), 2, "'errorfile' expects"),
         (
             "log-format two args",
             df("  log-format a b"),
@@ -690,11 +683,7 @@ fn rejected_configs() {
             }
             None => panic!(
                 "{name}: no alert containing {want:?}; got:\n{}",
-                diags
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
             ),
         }
     }
@@ -732,10 +721,7 @@ fn file_level_diagnostic_has_no_line() {
 #[test]
 fn check_expect_is_typed() {
     let l = ok("backend be\n  option httpchk\n  http-check expect ! rstatus ^5\n");
-    let e = l.config.proxies[0].http_check[0]
-        .expect
-        .clone()
-        .expect("expect");
+    let e = l.config.proxies[0].http_check[0].expect.clone().expect("expect");
     assert!(e.negated);
     assert_eq!(e.kind, "rstatus");
     assert_eq!(e.pattern, vec!["^5"]);
@@ -758,10 +744,7 @@ fn warnings_do_not_reject() {
     let l = ok("frontend fe\n  bind :1 alpn h2\nbackend be\n  server s 127.0.0.1:1 ssl verify none\n  server t 127.0.0.1:1");
     let msgs: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     assert!(msgs.iter().any(|m| m.contains("'alpn'")), "{msgs:?}");
-    assert!(
-        msgs.iter().any(|m| m.contains("server-side TLS")),
-        "{msgs:?}"
-    );
+    assert!(msgs.iter().any(|m| m.contains("server-side TLS")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("Missing LF")), "{msgs:?}");
     assert!(l.warnings.iter().all(|w| w.level == Level::Warning));
     let l = ok("frontend fe\n  mode http\n");
@@ -805,10 +788,7 @@ fn defaults_are_applied_to_proxies() {
     assert_eq!(s.params.inter(), Duration::from_secs(3));
     assert_eq!(s.params.fall(), 4);
     assert_eq!(s.params.rise(), 2);
-    assert_eq!(
-        be.server("t").expect("t").params.inter(),
-        Duration::from_secs(1)
-    );
+    assert_eq!(be.server("t").expect("t").params.inter(), Duration::from_secs(1));
 }
 
 #[test]
@@ -821,10 +801,7 @@ fn typed_values_are_stored() {
                 program p\n  command /bin/echo hi \"a b\"\n  no option start-on-reload\n");
     let c = &l.config;
     assert_eq!(c.global.stats_sockets[0].level, CliLevel::Admin);
-    assert_eq!(
-        c.global.stats_sockets[0].addr.to_string(),
-        "ipv4@127.0.0.1:9999"
-    );
+    assert_eq!(c.global.stats_sockets[0].addr.to_string(), "ipv4@127.0.0.1:9999");
     assert_eq!(c.global.hard_stop_after, Some(Duration::from_secs(60)));
     assert_eq!(c.global.tune_bufsize, Some(16384));
     assert_eq!(c.global.nbthread, Some(4));
@@ -879,14 +856,8 @@ fn pseudo_variables_and_word_expansion() {
 #[test]
 fn frontend_and_backend_lookup_by_role() {
     let l = ok("frontend x\n  bind :1\n  default_backend x\nbackend x\n  server s 127.0.0.1:1\n");
-    assert_eq!(
-        l.config.frontend("x").map(|p| p.kind),
-        Some(ProxyKind::Frontend)
-    );
-    assert_eq!(
-        l.config.backend("x").map(|p| p.kind),
-        Some(ProxyKind::Backend)
-    );
+    assert_eq!(l.config.frontend("x").map(|p| p.kind), Some(ProxyKind::Frontend));
+    assert_eq!(l.config.backend("x").map(|p| p.kind), Some(ProxyKind::Backend));
     assert_eq!(l.config.backends().count(), 1);
     assert_eq!(l.config.frontends().count(), 1);
     assert!(l.config.backend("nope").is_none());

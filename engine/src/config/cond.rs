@@ -61,9 +61,7 @@ fn parse_call(s: &str) -> Result<(Call, &str), String> {
                 }
                 ',' if depth == 0 => {
                     if args.len() >= SAMPLE_ARGS_MAX {
-                        return Err(format!(
-                            "too many arguments for '{name}' (max {SAMPLE_ARGS_MAX})"
-                        ));
+                        return Err(format!("too many arguments for '{name}' (max {SAMPLE_ARGS_MAX})"));
                     }
                     args.push(std::mem::take(&mut cur));
                 }
@@ -94,10 +92,7 @@ impl Sample {
         let mut converters = Vec::new();
         while !rest.is_empty() {
             let Some(r) = rest.strip_prefix(',') else {
-                return Err(format!(
-                    "unexpected '{rest}' after sample fetch '{}'",
-                    fetch.name
-                ));
+                return Err(format!("unexpected '{rest}' after sample fetch '{}'", fetch.name));
             };
             if converters.len() >= CONVERTERS_MAX {
                 return Err(format!("too many converters (max {CONVERTERS_MAX})"));
@@ -220,8 +215,7 @@ pub fn parse_acl_expr(words: &[String]) -> Result<AclExpr, String> {
     }
     if let Some(m) = &flags.method {
         const METHODS: &[&str] = &[
-            "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir",
-            "dom",
+            "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir", "dom",
         ];
         if !METHODS.contains(&m.as_str()) {
             return Err(format!("unknown matching method '{m}'"));
@@ -427,8 +421,7 @@ mod tests {
     #[test]
     fn conditions() {
         let known = |n: &str| n == "a" || n == "b";
-        let c =
-            Condition::parse(&w("if a !b || { path_beg -i /x } or TRUE"), &known).expect("parses");
+        let c = Condition::parse(&w("if a !b || { path_beg -i /x } or TRUE"), &known).expect("parses");
         assert!(!c.unless);
         assert_eq!(c.any_of.len(), 3);
         assert!(c.any_of[0][1].negated);
@@ -439,20 +432,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(
-            Condition::parse(&w("unless a"), &known)
-                .expect("parses")
-                .unless
-        );
-        for bad in [
-            "if",
-            "if c",
-            "if a ||",
-            "if || a",
-            "if { path",
-            "when a",
-            "if !",
-        ] {
+        assert!(Condition::parse(&w("unless a"), &known).expect("parses").unless);
+        for bad in ["if", "if c", "if a ||", "if || a", "if { path", "when a", "if !"] {
             assert!(Condition::parse(&w(bad), &known).is_err(), "{bad}");
         }
     }

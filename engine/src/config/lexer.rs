@@ -101,9 +101,7 @@ impl Words {
     /// Closes the current word and opens a new (empty) one.
     fn next(&mut self) -> Result<(), LexError> {
         if self.done.len() + 1 >= LINE_WORDS_MAX {
-            return Err(LexError::TooManyWords {
-                max: LINE_WORDS_MAX,
-            });
+            return Err(LexError::TooManyWords { max: LINE_WORDS_MAX });
         }
         self.done.push(std::mem::take(&mut self.cur));
         Ok(())
@@ -235,8 +233,7 @@ fn expand_var(
                 j += 1;
             }
             if value.is_none() {
-                value =
-                    Some(String::from_utf8_lossy(b.get(ds..j).unwrap_or_default()).into_owned());
+                value = Some(String::from_utf8_lossy(b.get(ds..j).unwrap_or_default()).into_owned());
             }
         }
         if b.get(j) != Some(&b'}') {
@@ -324,14 +321,8 @@ mod tests {
             ("   # only a comment", &[]),
             ("bind :80", &["bind", ":80"]),
             ("  bind\t:80  # comment", &["bind", ":80"]),
-            (
-                "log-format %{+Q}o\\ %t\\ %s",
-                &["log-format", "%{+Q}o %t %s"],
-            ),
-            (
-                "log-format \"%{+Q}o %t %s\"",
-                &["log-format", "%{+Q}o %t %s"],
-            ),
+            ("log-format %{+Q}o\\ %t\\ %s", &["log-format", "%{+Q}o %t %s"]),
+            ("log-format \"%{+Q}o %t %s\"", &["log-format", "%{+Q}o %t %s"]),
             ("log-format '%{+Q}o %t %s'", &["log-format", "%{+Q}o %t %s"]),
             (
                 "log-format \"%{+Q}o %t\"' %s'\\ %r",
@@ -383,12 +374,7 @@ mod tests {
             assert_eq!(words(line).as_ref(), Err(want), "line {line:?}");
         }
         let many = "w ".repeat(LINE_WORDS_MAX + 1);
-        assert_eq!(
-            words(&many),
-            Err(LexError::TooManyWords {
-                max: LINE_WORDS_MAX
-            })
-        );
+        assert_eq!(words(&many), Err(LexError::TooManyWords { max: LINE_WORDS_MAX }));
     }
 
     #[test]

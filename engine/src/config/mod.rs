@@ -136,10 +136,7 @@ fn read_one(path: &Path, out: &mut Vec<(String, String)>, errs: &mut Vec<Diagnos
         Ok(m) if m.len() > CONFIG_FILE_BYTES_MAX => {
             errs.push(file_diag(
                 path,
-                format!(
-                    "file too large: {} bytes (max {CONFIG_FILE_BYTES_MAX})",
-                    m.len()
-                ),
+                format!("file too large: {} bytes (max {CONFIG_FILE_BYTES_MAX})", m.len()),
             ));
             return;
         }
@@ -176,10 +173,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
                 Err(e) => {
                     errs.push(file_diag(
                         path,
-                        format!(
-                            "Cannot open configuration directory {} : {e}",
-                            path.display()
-                        ),
+                        format!("Cannot open configuration directory {} : {e}", path.display()),
                     ));
                     continue;
                 }

@@ -617,8 +617,7 @@ impl Server {
     pub fn port(&self) -> Option<u16> {
         match self.addr {
             Address::Inet {
-                port: Port::Fixed(p),
-                ..
+                port: Port::Fixed(p), ..
             } => Some(p),
             _ => None,
         }

@@ -5,8 +5,8 @@ use super::cond::{self, parse_format, split_condition, Acl, Condition, FmtPart, 
 use super::lexer::{self, split_line};
 use super::model::*;
 use super::values::{
-    parse_address, parse_duration, parse_duration_lenient, parse_size, parse_u32, AddrUse, Address,
-    Port, TimeUnit,
+    parse_address, parse_duration, parse_duration_lenient, parse_size, parse_u32, AddrUse, Address, Port,
+    TimeUnit,
 };
 use super::{Diagnostic, Level};
 use std::collections::BTreeMap;
@@ -228,8 +228,7 @@ impl<'a> Parser<'a> {
             line: n,
         };
         if !self.ifs.is_empty() {
-            self.ctx
-                .alert("missing '.endif' at end of file".to_string());
+            self.ctx.alert("missing '.endif' at end of file".to_string());
             self.ifs.clear();
         }
         self.close_section();
@@ -361,8 +360,7 @@ impl<'a> Parser<'a> {
         {
             version_cmp(v) == std::cmp::Ordering::Greater
         } else {
-            self.ctx
-                .alert(format!("unparsable conditional expression '{e}'"));
+            self.ctx.alert(format!("unparsable conditional expression '{e}'"));
             false
         };
         v != neg
@@ -387,8 +385,7 @@ impl<'a> Parser<'a> {
 
     fn finish_proxy(&mut self, p: Proxy) {
         if self.config.proxies.len() + self.config.defaults.len() >= PROXIES_MAX {
-            self.ctx
-                .alert(format!("too many proxies (max {PROXIES_MAX})"));
+            self.ctx.alert(format!("too many proxies (max {PROXIES_MAX})"));
             return;
         }
         if p.kind == ProxyKind::Defaults {
@@ -406,10 +403,7 @@ impl<'a> Parser<'a> {
             return;
         }
         let Parser {
-            ctx,
-            section,
-            config,
-            ..
+            ctx, section, config, ..
         } = self;
         match section {
             Section::None => ctx.alert(format!("unknown keyword '{kw}' out of section.")),
@@ -456,8 +450,7 @@ impl<'a> Parser<'a> {
                     }
                     None if kind == ProxyKind::Defaults => "",
                     None => {
-                        self.ctx
-                            .alert(format!("'{kw}' expects <name> as an argument."));
+                        self.ctx.alert(format!("'{kw}' expects <name> as an argument."));
                         return;
                     }
                 };
@@ -475,9 +468,8 @@ impl<'a> Parser<'a> {
                     Some("from") => match arg(w, i + 1) {
                         Some(f) if w.len() == i + 2 => from = Some(f),
                         _ => {
-                            self.ctx.alert(format!(
-                                "'{kw}' expects 'from <defaults-name>' after the name."
-                            ));
+                            self.ctx
+                                .alert(format!("'{kw}' expects 'from <defaults-name>' after the name."));
                             return;
                         }
                     },
@@ -489,9 +481,8 @@ impl<'a> Parser<'a> {
                         return;
                     }
                     Some(_) => {
-                        self.ctx.alert(
-                            "please use the 'bind' keyword for listening addresses.".to_string(),
-                        );
+                        self.ctx
+                            .alert("please use the 'bind' keyword for listening addresses.".to_string());
                         return;
                     }
                 }
@@ -502,9 +493,8 @@ impl<'a> Parser<'a> {
                     Some(f) => match self.config.defaults_named(f) {
                         Some(d) if !d.name.is_empty() => Some(d.clone()),
                         _ => {
-                            self.ctx.alert(format!(
-                                "defaults section '{f}' not found for {kw} '{name}'."
-                            ));
+                            self.ctx
+                                .alert(format!("defaults section '{f}' not found for {kw} '{name}'."));
                             return;
                         }
                     },
@@ -569,8 +559,7 @@ impl<'a> Parser<'a> {
                     groups: Vec::new(),
                 });
             }
-            "resolvers" | "peers" | "mailers" | "cache" | "ring" | "http-errors"
-            | "log-forward" => {
+            "resolvers" | "peers" | "mailers" | "cache" | "ring" | "http-errors" | "log-forward" => {
                 let Some(n) = name else {
                     self.ctx.alert(format!("missing name for {kw} section."));
                     self.section = Section::Broken;
@@ -595,8 +584,7 @@ impl<'a> Parser<'a> {
     fn check_duplicate_proxy(&mut self, kind: ProxyKind, name: &str) {
         // Frontends and backends may share a name; a listen conflicts with both.
         let clash = self.config.proxies.iter().find(|p| {
-            p.name == name
-                && (p.kind == kind || p.kind == ProxyKind::Listen || kind == ProxyKind::Listen)
+            p.name == name && (p.kind == kind || p.kind == ProxyKind::Listen || kind == ProxyKind::Listen)
         });
         if let Some(p) = clash {
             let msg = format!(
@@ -615,16 +603,8 @@ impl<'a> Parser<'a> {
     /// Ends the parse: closes the last section and runs the cross-section checks.
     pub(super) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
         self.close_section();
-        debug_assert!(self
-            .config
-            .proxies
-            .iter()
-            .all(|p| p.kind != ProxyKind::Defaults));
-        debug_assert!(self
-            .config
-            .defaults
-            .iter()
-            .all(|p| p.kind == ProxyKind::Defaults));
+        debug_assert!(self.config.proxies.iter().all(|p| p.kind != ProxyKind::Defaults));
+        debug_assert!(self.config.defaults.iter().all(|p| p.kind == ProxyKind::Defaults));
         post_checks(&mut self.ctx, &self.config);
         if self.ctx.dropped > 0 {
             let n = self.ctx.dropped;
@@ -645,11 +625,7 @@ impl<'a> Parser<'a> {
 
 /// Compares `v` with ringlb's emulated HAProxy version (2.6).
 fn version_cmp(v: &str) -> std::cmp::Ordering {
-    let parse = |s: &str| -> Vec<u32> {
-        s.split(['.', '-'])
-            .map(|x| x.parse().unwrap_or(0))
-            .collect()
-    };
+    let parse = |s: &str| -> Vec<u32> { s.split(['.', '-']).map(|x| x.parse().unwrap_or(0)).collect() };
     let want = parse(v.trim());
     parse("2.6").cmp(&want).reverse()
 }
@@ -664,11 +640,7 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                     p.name
                 ));
             }
-            let find_be = |n: &str| {
-                cfg.proxies
-                    .iter()
-                    .any(|b| b.name == n && b.kind.is_backend())
-            };
+            let find_be = |n: &str| cfg.proxies.iter().any(|b| b.name == n && b.kind.is_backend());
             let mut targets: Vec<(&str, &Place)> = Vec::new();
             if let Some(db) = &p.default_backend {
                 targets.push((db, &p.place));
@@ -679,10 +651,7 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                 }
             }
             for (name, place) in targets {
-                let be = cfg
-                    .proxies
-                    .iter()
-                    .find(|b| b.name == name && b.kind.is_backend());
+                let be = cfg.proxies.iter().find(|b| b.name == name && b.kind.is_backend());
                 if let Some(be) = be {
                     if p.mode == Mode::Http && be.mode == Mode::Tcp {
                         ctx.place = place.clone();
@@ -735,11 +704,7 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
                     seen.insert(&s.name, &s.place);
                 }
                 if let Some(r) = &s.params.resolvers {
-                    if !cfg
-                        .sections
-                        .iter()
-                        .any(|o| o.kind == "resolvers" && &o.name == r)
-                    {
+                    if !cfg.sections.iter().any(|o| o.kind == "resolvers" && &o.name == r) {
                         ctx.place = s.place.clone();
                         ctx.alert(format!(
                             "Proxy '{}', server '{}': unable to find required resolvers '{r}'.",
@@ -801,7 +766,10 @@ fn post_checks(ctx: &mut Ctx<'_>, cfg: &Config) {
         }
         if let CheckKind::External = p.options.check {
             if !cfg.global.external_check {
-                ctx.alert(format!("Proxy '{}' : 'option external-check' unable to find required 'global.external-check'.", p.name));
+                ctx.alert(format!(
+                    "Proxy '{}' : 'option external-check' unable to find required 'global.external-check'.",
+                    p.name
+                ));
             }
         }
     }
@@ -1002,9 +970,9 @@ fn parse_log(ctx: &mut Ctx<'_>, w: &[String]) -> Option<LogTarget> {
         }
     }
     const FACILITIES: &[&str] = &[
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
-        "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
-        "local5", "local6", "local7",
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp",
+        "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5",
+        "local6", "local7",
     ];
     const LEVELS: &[&str] = &[
         "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -1030,10 +998,7 @@ fn parse_log(ctx: &mut Ctx<'_>, w: &[String]) -> Option<LogTarget> {
         }
     }
     if w.len() > i + 3 {
-        ctx.alert(format!(
-            "'log' cannot handle unexpected argument '{}'.",
-            w[i + 3]
-        ));
+        ctx.alert(format!("'log' cannot handle unexpected argument '{}'.", w[i + 3]));
         return None;
     }
     Some(lt)
@@ -1086,8 +1051,7 @@ fn parse_stats_socket(ctx: &mut Ctx<'_>, w: &[String]) -> Option<StatsSocket> {
                 }
                 s.expose_fd_listeners = true;
             }
-            "process" | "thread" | "name" | "severity-output" | "maxconn" | "backlog" | "nice"
-            | "id" => {
+            "process" | "thread" | "name" | "severity-output" | "maxconn" | "backlog" | "nice" | "id" => {
                 s.other.push(k.to_string());
                 if let Some(v) = v {
                     s.other.push(v.to_string());
@@ -1477,8 +1441,8 @@ fn caps_of(kw: &str) -> Option<u8> {
         "bind" | "use_backend" | "capture" | "monitor" => F,
         "default_backend" | "maxconn" | "backlog" | "unique-id-format" | "unique-id-header"
         | "rate-limit" | "clitcpka-cnt" | "clitcpka-idle" | "clitcpka-intvl" => F | D,
-        "acl" | "description" | "id" | "redirect" | "stick-table" | "force-persist"
-        | "ignore-persist" | "filter" | "guid" => F | B,
+        "acl" | "description" | "id" | "redirect" | "stick-table" | "force-persist" | "ignore-persist"
+        | "filter" | "guid" => F | B,
         "balance"
         | "hash-type"
         | "hash-balance-factor"
@@ -1798,8 +1762,7 @@ fn proxy_kw(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], defaults: &[Proxy]) 
 fn parse_bind(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
     let Some(addrs) = arg(w, 1) else {
         ctx.alert(
-            "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."
-                .to_string(),
+            "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.".to_string(),
         );
         return;
     };
@@ -1875,12 +1838,12 @@ fn parse_bind(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
             "process" | "thread" | "shards" => params.thread = Some(v.to_string()),
             "level" => match parse_level(v) {
                 Some(l) => params.level = Some(l),
-                None => {
-                    ctx.alert("'level' only supports 'user', 'operator', and 'admin'".to_string())
-                }
+                None => ctx.alert("'level' only supports 'user', 'operator', and 'admin'".to_string()),
             },
             "alpn" => {
-                ctx.warn(format!("'alpn' on 'bind {addrs}' has no effect without TLS, which ringlb does not support yet."));
+                ctx.warn(format!(
+                    "'alpn' on 'bind {addrs}' has no effect without TLS, which ringlb does not support yet."
+                ));
                 params.alpn = Some(v.to_string());
             }
             "proto" => params.proto = Some(v.to_string()),
@@ -2195,20 +2158,8 @@ fn parse_option(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], i: usize, on: bo
             }
             o.check = CheckKind::Http(c);
         }
-        "tcp-check" => {
-            o.check = if on {
-                CheckKind::TcpCheck
-            } else {
-                CheckKind::Tcp
-            }
-        }
-        "ssl-hello-chk" => {
-            o.check = if on {
-                CheckKind::SslHello
-            } else {
-                CheckKind::Tcp
-            }
-        }
+        "tcp-check" => o.check = if on { CheckKind::TcpCheck } else { CheckKind::Tcp },
+        "ssl-hello-chk" => o.check = if on { CheckKind::SslHello } else { CheckKind::Tcp },
         "mysql-check" => {
             o.check = if on {
                 CheckKind::Mysql(rest.to_vec())
@@ -2233,13 +2184,7 @@ fn parse_option(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String], i: usize, on: bo
         }
         "ldap-check" => o.check = if on { CheckKind::Ldap } else { CheckKind::Tcp },
         "spop-check" => o.check = if on { CheckKind::Spop } else { CheckKind::Tcp },
-        "external-check" => {
-            o.check = if on {
-                CheckKind::External
-            } else {
-                CheckKind::Tcp
-            }
-        }
+        "external-check" => o.check = if on { CheckKind::External } else { CheckKind::Tcp },
         "http-use-htx" => ctx.alert("unknown option 'http-use-htx'.".to_string()),
         n if BOOL_OPTIONS.contains(&n) => {
             if matches!(n, "http-tunnel" | "forceclose") {
@@ -2493,11 +2438,7 @@ fn parse_server_params(
                 | "verify"
         ) || SERVER_VALUED_OTHER.contains(&k);
         if !known_valued {
-            let what = if is_default {
-                "default-server"
-            } else {
-                "server"
-            };
+            let what = if is_default { "default-server" } else { "server" };
             ctx.alert(format!("'{what}' unknown keyword '{k}'."));
             return false;
         }
@@ -2576,9 +2517,7 @@ fn parse_server_params(
                         true
                     }
                     _ => {
-                        ctx.alert(format!(
-                            "weight of server must be between 0 and 256 (got '{v}')."
-                        ));
+                        ctx.alert(format!("weight of server must be between 0 and 256 (got '{v}')."));
                         false
                     }
                 }
@@ -2658,8 +2597,7 @@ fn parse_server_params(
             "init-addr" => {
                 let methods: Vec<String> = v.split(',').map(str::to_string).collect();
                 let bad = methods.iter().find(|m| {
-                    !matches!(m.as_str(), "last" | "libc" | "none")
-                        && m.parse::<std::net::IpAddr>().is_err()
+                    !matches!(m.as_str(), "last" | "libc" | "none") && m.parse::<std::net::IpAddr>().is_err()
                 });
                 match bad {
                     Some(m) => {
@@ -2681,9 +2619,7 @@ fn parse_server_params(
                     sp.resolve_prefer = Some(v.to_string());
                     true
                 } else {
-                    ctx.alert(format!(
-                        "'resolve-prefer' expects 'ipv4' or 'ipv6', got '{v}'."
-                    ));
+                    ctx.alert(format!("'resolve-prefer' expects 'ipv4' or 'ipv6', got '{v}'."));
                     false
                 }
             }
@@ -2708,9 +2644,7 @@ fn parse_server_params(
                     sp.verify = Some(v.to_string());
                     true
                 } else {
-                    ctx.alert(format!(
-                        "'verify' expects 'none' or 'required' (got '{v}')."
-                    ));
+                    ctx.alert(format!("'verify' expects 'none' or 'required' (got '{v}')."));
                     false
                 }
             }
@@ -2767,8 +2701,7 @@ fn parse_server(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
 fn parse_server_template(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
     let (Some(prefix), Some(num), Some(addr)) = (arg(w, 1), arg(w, 2), arg(w, 3)) else {
         ctx.alert(
-            "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments."
-                .to_string(),
+            "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments.".to_string(),
         );
         return;
     };
@@ -2779,7 +2712,9 @@ fn parse_server_template(ctx: &mut Ctx<'_>, p: &mut Proxy, w: &[String]) {
     let (lo, hi) = match range {
         Ok((lo, hi)) if lo >= 1 && hi >= lo && hi - lo < SERVER_TEMPLATE_COUNT_MAX => (lo, hi),
         _ => {
-            ctx.alert(format!("'server-template' : invalid range '{num}' (1 to {SERVER_TEMPLATE_COUNT_MAX} servers)."));
+            ctx.alert(format!(
+                "'server-template' : invalid range '{num}' (1 to {SERVER_TEMPLATE_COUNT_MAX} servers)."
+            ));
             return;
         }
     };
@@ -2878,11 +2813,7 @@ const HTTP_OTHER_ACTIONS: &[&str] = &[
     "pause",
 ];
 
-fn parse_http_rule(
-    ctx: &mut Ctx<'_>,
-    w: &[String],
-    known: &dyn Fn(&str) -> bool,
-) -> Option<HttpRule> {
+fn parse_http_rule(ctx: &mut Ctx<'_>, w: &[String], known: &dyn Fn(&str) -> bool) -> Option<HttpRule> {
     let kw = w.first().map(String::as_str).unwrap_or_default();
     let place = ctx.place.clone();
     let (head, cond) = match split_condition(w.get(1..).unwrap_or_default(), known) {
@@ -2910,8 +2841,8 @@ fn parse_http_rule(
                 while let Some(k) = a(i) {
                     match k {
                         "deny_status" | "status" => status = parse_status(a(i + 1))?,
-                        "content-type" | "string" | "lf-string" | "file" | "lf-file"
-                        | "errorfile" | "errorfiles" | "hdr" => {
+                        "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile"
+                        | "errorfiles" | "hdr" => {
                             if k == "hdr" {
                                 i += 1;
                             }
@@ -2954,9 +2885,7 @@ fn parse_http_rule(
                         }
                         "hdr" => {
                             match (v, a(i + 2)) {
-                                (Some(n), Some(val)) => {
-                                    headers.push((n.to_string(), val.to_string()))
-                                }
+                                (Some(n), Some(val)) => headers.push((n.to_string(), val.to_string())),
                                 _ => return Err("'hdr' expects <name> and <fmt>".to_string()),
                             }
                             i += 3;
@@ -3018,9 +2947,7 @@ fn parse_http_rule(
                 }
             }
             "del-header" => match a(0) {
-                Some(n) => HttpAction::DelHeader {
-                    name: n.to_string(),
-                },
+                Some(n) => HttpAction::DelHeader { name: n.to_string() },
                 None => return Err("expects exactly 1 argument".to_string()),
             },
             "replace-header" | "replace-value" => {
@@ -3086,11 +3013,7 @@ fn parse_http_rule(
         })
     })();
     match res {
-        Ok(action) => Some(HttpRule {
-            action,
-            cond,
-            place,
-        }),
+        Ok(action) => Some(HttpRule { action, cond, place }),
         Err(e) => {
             ctx.alert(format!("'{kw} {action}' : {e}."));
             None
@@ -3101,11 +3024,7 @@ fn parse_http_rule(
 fn parse_redirect(w: &[String]) -> Result<Redirect, String> {
     let kind = match w.first().map(String::as_str) {
         Some(k @ ("location" | "prefix" | "scheme")) => k,
-        _ => {
-            return Err(
-                "expects 'location', 'prefix' or 'scheme' followed by the destination".to_string(),
-            )
-        }
+        _ => return Err("expects 'location', 'prefix' or 'scheme' followed by the destination".to_string()),
     };
     let Some(to) = w.get(1) else {
         return Err(format!("'{kind}' expects a destination"));
@@ -3535,7 +3454,9 @@ fn userlist_kw(ctx: &mut Ctx<'_>, u: &mut Userlist, w: &[String]) {
                 (Some("password"), Some(p)) => (p, false),
                 (Some("insecure-password"), Some(p)) => (p, true),
                 _ => {
-                    ctx.alert(format!("'user {name}' expects 'password' or 'insecure-password' followed by the password."));
+                    ctx.alert(format!(
+                        "'user {name}' expects 'password' or 'insecure-password' followed by the password."
+                    ));
                     return;
                 }
             };
@@ -3543,8 +3464,7 @@ fn userlist_kw(ctx: &mut Ctx<'_>, u: &mut Userlist, w: &[String]) {
                 (Some("groups"), Some(g)) => g.split(',').map(str::to_string).collect(),
                 _ => Vec::new(),
             };
-            u.users
-                .push((name.to_string(), pw.to_string(), insecure, groups));
+            u.users.push((name.to_string(), pw.to_string(), insecure, groups));
         }
         Some("group") => {
             let Some(name) = need(ctx, w, 1, "<groupname>") else {
@@ -3633,9 +3553,7 @@ fn other_kw(ctx: &mut Ctx<'_>, o: &mut OtherSection, w: &[String]) {
                 }
             }
             None => {
-                ctx.alert(format!(
-                    "'{kw}' expects <name> and <addr>[:<port>] as arguments."
-                ));
+                ctx.alert(format!("'{kw}' expects <name> and <addr>[:<port>] as arguments."));
                 return;
             }
         }
@@ -3718,12 +3636,8 @@ mod tests {
 
     #[test]
     fn redirects() {
-        let r =
-            parse_redirect(&w("scheme https code 301 drop-query set-cookie A=b")).expect("parses");
-        assert_eq!(
-            (r.kind.as_str(), r.to.as_str(), r.code),
-            ("scheme", "https", 301)
-        );
+        let r = parse_redirect(&w("scheme https code 301 drop-query set-cookie A=b")).expect("parses");
+        assert_eq!((r.kind.as_str(), r.to.as_str(), r.code), ("scheme", "https", 301));
         assert_eq!(r.options, vec!["drop-query", "set-cookie A=b"]);
         for bad in [
             "",
@@ -3775,8 +3689,6 @@ mod tests {
         p.file("noise.cfg", &"bogus\n".repeat(DIAGNOSTICS_MAX * 3));
         let (_, diags) = p.finish();
         assert_eq!(diags.len(), DIAGNOSTICS_MAX);
-        assert!(diags
-            .last()
-            .is_some_and(|d| d.message.contains("more not shown")));
+        assert!(diags.last().is_some_and(|d| d.message.contains("more not shown")));
     }
 }

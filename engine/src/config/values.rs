@@ -84,9 +84,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         ));
     }
     let (num, suffix) = s.split_at(digits);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("size '{s}' is too large"))?;
+    let n: u64 = num.parse().map_err(|_| format!("size '{s}' is too large"))?;
     let mul: u64 = match suffix {
         "" => 1,
         "k" | "K" => 1 << 10,
@@ -269,10 +267,7 @@ fn parse_host(h: &str, whole: &str) -> Result<Host, String> {
     if h.is_empty() || h == "*" {
         return Ok(Host::Any);
     }
-    let inner = h
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(h);
+    let inner = h.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(h);
     if let Ok(ip) = inner.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
     }
@@ -522,11 +517,7 @@ mod tests {
                 AddrUse::Bind,
                 Address::Unix("/run/x.sock".into()),
             ),
-            (
-                "/run/x.sock",
-                AddrUse::Bind,
-                Address::Unix("/run/x.sock".into()),
-            ),
+            ("/run/x.sock", AddrUse::Bind, Address::Unix("/run/x.sock".into())),
             ("fd@3", AddrUse::Bind, Address::Fd(3)),
             (
                 "db.example:5432",
