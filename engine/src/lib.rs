@@ -2,3 +2,4 @@
 //! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
 
 pub mod config;
+pub mod http;
