@@ -31,6 +31,9 @@ pub struct Limits {
     pub head_bytes_max: usize,
     /// Largest number of header fields accepted.
     pub headers_max: usize,
+    /// Reject an HTTP/1.1 request without `Host` (RFC 9112 section 3.2 says
+    /// MUST; HAProxy accepts it, so the default is false).
+    pub require_host: bool,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
         Limits {
             head_bytes_max: TUNE_BUFSIZE_DEFAULT - TUNE_MAXREWRITE_DEFAULT,
             headers_max: TUNE_HTTP_MAXHDR_DEFAULT,
+            require_host: false,
         }
     }
 }
@@ -48,6 +52,7 @@ impl Limits {
         Limits {
             head_bytes_max: bufsize.saturating_sub(maxrewrite).max(1),
             headers_max: maxhdr,
+            require_host: false,
         }
     }
 
@@ -239,8 +244,12 @@ pub enum ErrorKind {
     /// RFC 9112 section 3.2: an HTTP/1.1 request must carry exactly one Host.
     #[error("missing host header")]
     MissingHost,
-    #[error("more than one host header")]
+    /// Two `Host` fields with different values (identical ones are merged).
+    #[error("conflicting host headers")]
     DuplicateHost,
+    /// The Host field names another authority than the absolute-form target.
+    #[error("host header does not match the request target")]
+    HostMismatch,
 }
 
 /// A rejected head: what, where, and the status to answer with.
@@ -360,11 +369,11 @@ struct Fields {
     content_length: Option<u64>,
     te_present: bool,
     te_last_chunked: bool,
+    te_chunked_seen: bool,
     conn: ConnectionTokens,
     expect_continue: bool,
     upgrade: Option<Span>,
     host: Option<Span>,
-    hosts: u32,
 }
 
 /// Parses one Content-Length value list (`5`, `5, 5`) into `acc`.
@@ -395,24 +404,25 @@ fn merge_content_length(v: &[u8], acc: &mut Option<u64>) -> Result<(), ErrorKind
     }
 }
 
-/// Folds one Transfer-Encoding value into the running state.
-fn merge_transfer_encoding(v: &[u8], f: &mut Fields) -> Result<(), ErrorKind> {
-    for item in list_items(v) {
-        // A coding may carry parameters (`gzip;q=1` is not valid here, but
-        // `foo;bar=1` is); only the token before `;` names the coding.
+/// Folds one Transfer-Encoding value into the running state (HAProxy's
+/// `h1_parse_xfer_enc_header`): empty elements and `chunked` twice are refused; in
+/// a request nothing may follow `chunked`.
+fn merge_transfer_encoding(v: &[u8], f: &mut Fields, side: Side) -> Result<(), ErrorKind> {
+    for item in v.split(|&b| b == b',') {
+        // A coding may carry parameters; only the token before `;` names it.
         let name = trim_ows(item.split(|&b| b == b';').next().unwrap_or(item));
         if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
             return Err(ErrorKind::InvalidTransferEncoding);
         }
-        if f.te_last_chunked {
-            // Anything after chunked (chunked itself included) is refused.
-            return Err(if name.eq_ignore_ascii_case(b"chunked") {
-                ErrorKind::ChunkedTwice
-            } else {
-                ErrorKind::TransferEncodingNotChunked
-            });
+        let chunked = name.eq_ignore_ascii_case(b"chunked");
+        if chunked && f.te_chunked_seen {
+            return Err(ErrorKind::ChunkedTwice);
         }
-        f.te_last_chunked = name.eq_ignore_ascii_case(b"chunked");
+        if !chunked && f.te_chunked_seen && side == Side::Request {
+            return Err(ErrorKind::TransferEncodingNotChunked);
+        }
+        f.te_chunked_seen |= chunked;
+        f.te_last_chunked = chunked;
         f.te_present = true;
     }
     Ok(())
@@ -477,14 +487,20 @@ fn parse_fields(
             name: Span::new(pos, pos + n),
             value: Span::new(vstart, vend),
         };
-        headers.push(h);
         let name = &line[..n];
         let r = match n {
-            4 if name.eq_ignore_ascii_case(b"host") => {
-                f.hosts += 1;
-                f.host = Some(h.value);
-                Ok(())
-            }
+            4 if side == Side::Request && name.eq_ignore_ascii_case(b"host") => match f.host {
+                None => {
+                    f.host = Some(h.value);
+                    Ok(())
+                }
+                // HAProxy drops an identical duplicate and refuses a different one.
+                Some(prev) if prev.get(buf).eq_ignore_ascii_case(value) => {
+                    pos = next;
+                    continue;
+                }
+                Some(_) => Err(ErrorKind::DuplicateHost),
+            },
             6 if name.eq_ignore_ascii_case(b"expect") => {
                 f.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
                 Ok(())
@@ -505,11 +521,12 @@ fn parse_fields(
                 merge_content_length(value, &mut f.content_length)
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                merge_transfer_encoding(value, f)
+                merge_transfer_encoding(value, f, side)
             }
             _ => Ok(()),
         };
         r.map_err(|k| err(side, k, vstart))?;
+        headers.push(h);
         pos = next;
     }
 }
@@ -535,6 +552,54 @@ fn target_form_ok(method: Method, t: &[u8]) -> bool {
         Some(_) => absolute_path_start(t).is_some(),
         None => false,
     }
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets) into host and port.
+fn split_port(a: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let after_bracket = a.iter().rposition(|&b| b == b']').map_or(0, |p| p + 1);
+    match a.iter().rposition(|&b| b == b':') {
+        Some(c) if c >= after_bracket => (&a[..c], Some(&a[c + 1..])),
+        _ => (a, None),
+    }
+}
+
+/// HAProxy's `h1_validate_mismatch_authority` / `h1_validate_connect_authority`:
+/// with an absolute-form or authority-form target, `Host` must name the same
+/// authority, a default port (80 for http, 443 for https) being optional.
+fn authority_matches_host(method: Method, target: &[u8], host: &[u8]) -> bool {
+    let (scheme, authority) = if method == Method::Connect {
+        (&b""[..], target)
+    } else {
+        match (target.first(), absolute_path_start(target)) {
+            (Some(b'/') | Some(b'*'), _) | (_, None) => return true,
+            (_, Some(path)) => {
+                let colon = memchr(b':', target).unwrap_or(0);
+                let auth = target.get(colon + 3..path).unwrap_or(&[]);
+                // userinfo never reaches the Host comparison
+                let auth = auth
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .map_or(auth, |p| &auth[p + 1..]);
+                (&target[..colon], auth)
+            }
+        }
+    };
+    if authority.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    let default_port = |p: &[u8]| {
+        (scheme.eq_ignore_ascii_case(b"http") && p == b"80")
+            || (scheme.eq_ignore_ascii_case(b"https") && p == b"443")
+            || (scheme.is_empty() && (p == b"80" || p == b"443"))
+    };
+    let (ah, ap) = split_port(authority);
+    let (hh, hp) = split_port(host);
+    let ports_ok = match (ap, hp) {
+        (Some(a), Some(h)) => a == h,
+        (Some(p), None) | (None, Some(p)) => default_port(p),
+        (None, None) => false,
+    };
+    ports_ok && ah.eq_ignore_ascii_case(hh)
 }
 
 /// For an absolute-form target (`http://host/path`), the offset where the path
@@ -584,6 +649,9 @@ pub struct RequestHead {
     pub headers: Vec<Header>,
     /// How the request body is delimited.
     pub body: BodyKind,
+    /// The Content-Length value (identical duplicates merged), if any. The head
+    /// writer emits it once, canonical, whatever the client sent.
+    pub content_length: Option<u64>,
     /// Tokens of the `Connection` header fields.
     pub connection: ConnectionTokens,
     /// `Expect: 100-continue` in an HTTP/1.1 request.
@@ -617,6 +685,7 @@ impl RequestHead {
             version: Version::Http11,
             headers: Vec::with_capacity(limits.hdr_max()),
             body: BodyKind::None,
+            content_length: None,
             connection: ConnectionTokens::default(),
             expect_continue: false,
             upgrade: None,
@@ -693,11 +762,14 @@ impl RequestHead {
         parse_fields(buf, pos, end, limits, side, &mut self.headers, &mut f)?;
         pos = end;
 
-        if f.hosts > 1 {
-            return Err(err(side, ErrorKind::DuplicateHost, start));
-        }
-        if f.hosts == 0 && version == Version::Http11 {
+        if f.host.is_none() && version == Version::Http11 && limits.require_host {
             return Err(err(side, ErrorKind::MissingHost, start));
+        }
+        if let Some(host) = f.host {
+            let tgt = &line[tstart..tend];
+            if !authority_matches_host(method_kind, tgt, host.get(buf)) {
+                return Err(err(side, ErrorKind::HostMismatch, host.start as usize));
+            }
         }
         let body = if f.te_present {
             if version == Version::Http10 {
@@ -733,6 +805,7 @@ impl RequestHead {
         self.path_query = Span::new(start + tstart + poff, start + tend);
         self.version = version;
         self.body = body;
+        self.content_length = f.content_length;
         self.connection = f.conn;
         self.expect_continue = f.expect_continue && version == Version::Http11;
         self.upgrade = f.upgrade;
@@ -798,6 +871,9 @@ pub struct ResponseHead {
     pub headers: Vec<Header>,
     /// How the response body is delimited, given the request method.
     pub body: BodyKind,
+    /// The Content-Length value (identical duplicates merged), `None` when
+    /// Transfer-Encoding overrides it (the writer then drops it, as HAProxy does).
+    pub content_length: Option<u64>,
     /// Tokens of the `Connection` header fields.
     pub connection: ConnectionTokens,
     /// Value of the (last) `Upgrade` field, if any.
@@ -805,6 +881,7 @@ pub struct ResponseHead {
     /// Length of the head in bytes once complete.
     pub head_len: usize,
     scanned: usize,
+    te_with_cl: bool,
 }
 
 impl Default for ResponseHead {
@@ -822,10 +899,12 @@ impl ResponseHead {
             reason: Span::default(),
             headers: Vec::with_capacity(limits.hdr_max()),
             body: BodyKind::None,
+            content_length: None,
             connection: ConnectionTokens::default(),
             upgrade: None,
             head_len: 0,
             scanned: 0,
+            te_with_cl: false,
         }
     }
 
@@ -894,17 +973,8 @@ impl ResponseHead {
         let mut f = Fields::default();
         parse_fields(buf, pos, end, limits, side, &mut self.headers, &mut f)?;
 
-        if f.te_present {
-            if version == Version::Http10 {
-                return Err(err(side, ErrorKind::TransferEncodingHttp10, start));
-            }
-            if f.content_length.is_some() {
-                return Err(err(
-                    side,
-                    ErrorKind::ContentLengthWithTransferEncoding,
-                    start,
-                ));
-            }
+        if f.te_present && version == Version::Http10 {
+            return Err(err(side, ErrorKind::TransferEncodingHttp10, start));
         }
         let body = if code == 101 {
             BodyKind::Tunnel
@@ -936,6 +1006,8 @@ impl ResponseHead {
         self.status = code;
         self.reason = reason;
         self.body = body;
+        self.content_length = if f.te_present { None } else { f.content_length };
+        self.te_with_cl = f.te_present && f.content_length.is_some();
         self.connection = f.conn;
         self.upgrade = f.upgrade;
         self.head_len = end;
@@ -949,9 +1021,12 @@ impl ResponseHead {
         (100..200).contains(&self.status) && self.status != 101
     }
 
-    /// True when the server keeps the connection open after this response.
+    /// True when the server keeps the connection open after this response. A
+    /// response framed by both Transfer-Encoding and Content-Length is followed
+    /// by a close (RFC 9112 section 6.1, as HAProxy does).
     pub fn keep_alive(&self) -> bool {
-        if self.body == BodyKind::CloseDelimited || self.body == BodyKind::Tunnel {
+        if self.body == BodyKind::CloseDelimited || self.body == BodyKind::Tunnel || self.te_with_cl
+        {
             return false;
         }
         match self.version {
@@ -1022,6 +1097,7 @@ mod tests {
         let l = Limits {
             head_bytes_max: 64,
             headers_max: 10,
+            ..Limits::default()
         };
         let mut h = RequestHead::default();
         let raw = [b'a'; 65];

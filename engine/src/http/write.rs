@@ -68,10 +68,27 @@ fn check_edits(edits: &[HeaderEdit<'_>]) -> Result<(), WriteError> {
 
 /// Appends the header fields of `headers` that survive `edits`, then the fields
 /// the edits add, each as `name: value\r\n`, then the blank line.
-fn write_fields(buf: &[u8], headers: &[Header], edits: &[HeaderEdit<'_>], out: &mut Vec<u8>) {
+fn write_fields(
+    buf: &[u8],
+    headers: &[Header],
+    content_length: Option<u64>,
+    edits: &[HeaderEdit<'_>],
+    out: &mut Vec<u8>,
+) {
+    let mut cl_written = false;
     for h in headers {
         let name = h.name.get(buf);
         if edits.iter().any(|e| e.removes(name)) {
+            continue;
+        }
+        if name.len() == 14 && name.eq_ignore_ascii_case(b"content-length") {
+            // Lists (`5, 5`), duplicates and leading zeros leave as one canonical
+            // value; dropped when Transfer-Encoding framed the message.
+            if let (Some(n), false) = (content_length, cl_written) {
+                let mut digits = [0u8; 20];
+                push_field(out, name, u64_decimal(n, &mut digits));
+                cl_written = true;
+            }
             continue;
         }
         push_field(out, name, h.value.get(buf));
@@ -85,6 +102,19 @@ fn write_fields(buf: &[u8], headers: &[Header], edits: &[HeaderEdit<'_>], out: &
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Formats `n` in decimal into `scratch` (20 bytes hold `u64::MAX`).
+fn u64_decimal(mut n: u64, scratch: &mut [u8; 20]) -> &[u8] {
+    let mut i = scratch.len();
+    loop {
+        i -= 1;
+        scratch[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &scratch[i..];
+        }
+    }
 }
 
 #[inline]
@@ -128,7 +158,7 @@ pub fn write_request_head(
     out.push(b' ');
     out.extend_from_slice(head.version.as_bytes());
     out.extend_from_slice(b"\r\n");
-    write_fields(buf, &head.headers, edits, out);
+    write_fields(buf, &head.headers, head.content_length, edits, out);
     debug_assert!(out.ends_with(b"\r\n\r\n"));
     Ok(())
 }
@@ -153,7 +183,7 @@ pub fn write_response_head(
     out.push(b' ');
     out.extend_from_slice(head.reason.get(buf));
     out.extend_from_slice(b"\r\n");
-    write_fields(buf, &head.headers, edits, out);
+    write_fields(buf, &head.headers, head.content_length, edits, out);
     debug_assert!(out.ends_with(b"\r\n\r\n"));
     Ok(())
 }
