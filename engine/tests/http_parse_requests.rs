@@ -41,6 +41,7 @@ struct Ok_ {
     headers: usize,
 }
 
+#[allow(clippy::too_many_arguments)] // one table row
 const fn ok(
     raw: &'static [u8],
     method: Method,
