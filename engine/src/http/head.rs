@@ -195,8 +195,8 @@ pub struct ConnectionTokens {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The head does not fit in the buffer (`tune.bufsize - tune.maxrewrite`).
-    #[error("head too large ({len} bytes, max {max})")]
-    HeadTooLarge { len: usize, max: usize },
+    #[error("head too large (max {max} bytes)")]
+    HeadTooLarge { max: usize },
     /// More header fields than `tune.http.maxhdr`.
     #[error("too many headers (max {max})")]
     TooManyHeaders { max: usize },
@@ -315,11 +315,7 @@ fn find_head(
             _ => break,
         }
         if start > max {
-            return Err(err(
-                side,
-                ErrorKind::HeadTooLarge { len: start, max },
-                start,
-            ));
+            return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
         }
     }
     let mut pos = (*scanned).max(start);
@@ -328,7 +324,7 @@ fn find_head(
         let blank = (i > start && buf.get(i - 1) == Some(&b'\n'))
             || (i > start + 1 && buf.get(i - 1) == Some(&b'\r') && buf.get(i - 2) == Some(&b'\n'));
         if i + 1 > max {
-            return Err(err(side, ErrorKind::HeadTooLarge { len: i + 1, max }, max));
+            return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
         }
         if blank {
             debug_assert!(start < i + 1);
@@ -338,14 +334,7 @@ fn find_head(
     }
     *scanned = buf.len();
     if buf.len() > max {
-        return Err(err(
-            side,
-            ErrorKind::HeadTooLarge {
-                len: buf.len(),
-                max,
-            },
-            max,
-        ));
+        return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
     }
     Ok(None)
 }
@@ -1103,7 +1092,7 @@ mod tests {
         let raw = [b'a'; 65];
         let e = h.parse(&raw, &l).unwrap_err();
         assert_eq!(e.status, 400);
-        assert!(matches!(e.kind, ErrorKind::HeadTooLarge { max: 64, .. }));
+        assert!(matches!(e.kind, ErrorKind::HeadTooLarge { max: 64 }));
         assert_eq!(h.parse(&raw[..64], &l), Ok(Status::Incomplete));
     }
 
