@@ -4,8 +4,11 @@
 use engine::http::chunked::{CHUNK_LINE_BYTES_MAX, TRAILERS_MAX};
 use engine::http::{ChunkError, ChunkedDecoder, Step};
 
-/// Decodes `pieces` in order: (bytes consumed in total, payload, done).
-fn decode(pieces: &[&[u8]]) -> Result<(usize, Vec<u8>, bool), ChunkError> {
+/// Outcome of decoding: (bytes consumed in total, payload, done).
+type Decoded = Result<(usize, Vec<u8>, bool), ChunkError>;
+
+/// Decodes `pieces` in order.
+fn decode(pieces: &[&[u8]]) -> Decoded {
     let mut d = ChunkedDecoder::new();
     let mut consumed = 0;
     let mut data = Vec::new();
@@ -33,7 +36,7 @@ fn decode(pieces: &[&[u8]]) -> Result<(usize, Vec<u8>, bool), ChunkError> {
     Ok((consumed, data, d.is_done()))
 }
 
-fn all_splits(input: &[u8]) -> Vec<Result<(usize, Vec<u8>, bool), ChunkError>> {
+fn all_splits(input: &[u8]) -> Vec<Decoded> {
     let mut out = vec![decode(&[input])];
     for i in 0..=input.len() {
         out.push(decode(&[&input[..i], &input[i..]]));
