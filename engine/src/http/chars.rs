@@ -76,8 +76,56 @@ pub(crate) fn is_ows(b: u8) -> bool {
 
 /// Index of the first byte of `s` failing `ok`, or `s.len()`.
 #[inline(always)]
-pub(crate) fn first_not(s: &[u8], ok: fn(u8) -> bool) -> usize {
+pub(crate) fn first_not(s: &[u8], ok: impl Fn(u8) -> bool) -> usize {
     s.iter().position(|&b| !ok(b)).unwrap_or(s.len())
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `x` is below `n` (n <= 128; exact for presence).
+#[inline(always)]
+fn has_less(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH
+}
+
+/// Non-zero when some byte of `x` equals `b`.
+#[inline(always)]
+fn has_byte(x: u64, b: u8) -> u64 {
+    has_less(x ^ (ONES * u64::from(b)), 1)
+}
+
+/// Index of the first byte of `s` failing `ok`, skipping 8 bytes at a time while
+/// `chunk_ok` says a whole word is fine (a fast path, never a different answer).
+#[inline(always)]
+fn first_not_swar(s: &[u8], chunk_ok: impl Fn(u64) -> bool, ok: impl Fn(u8) -> bool) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        if !chunk_ok(u64::from_le_bytes(w)) {
+            break;
+        }
+        i += 8;
+    }
+    i + first_not(s.get(i..).unwrap_or(&[]), ok)
+}
+
+/// Index of the first byte not allowed in a field value, or `s.len()`.
+#[inline]
+pub(crate) fn first_not_value(s: &[u8]) -> usize {
+    // CTLs are below 0x20 (HTAB takes the slow path), DEL is 0x7f.
+    first_not_swar(s, |x| has_less(x, 0x20) | has_byte(x, 0x7f) == 0, is_value)
+}
+
+/// Index of the first byte not allowed in a request-target, or `s.len()`.
+#[inline]
+pub(crate) fn first_not_uri(s: &[u8]) -> usize {
+    first_not_swar(
+        s,
+        |x| has_less(x, 0x21) | has_byte(x, 0x7f) | has_byte(x, b'#') | (x & HIGH) == 0,
+        is_uri,
+    )
 }
 
 /// `s` without leading and trailing SP/HTAB.
@@ -116,6 +164,21 @@ mod tests {
         }
         assert!(is_uri(b'/') && is_uri(b'?') && is_uri(b'%'));
         assert!(!is_uri(b'#') && !is_uri(b' ') && !is_uri(0x80) && !is_uri(0x7f));
+    }
+
+    /// The word-at-a-time scanners agree with the byte tables everywhere.
+    #[test]
+    fn swar_scanners_match_tables() {
+        for bad in 0..=255u8 {
+            for pos in 0..20 {
+                let mut s = vec![b'a'; 20];
+                s[pos] = bad;
+                let want_v = s.iter().position(|&b| !is_value(b)).unwrap_or(s.len());
+                let want_u = s.iter().position(|&b| !is_uri(b)).unwrap_or(s.len());
+                assert_eq!(first_not_value(&s), want_v, "value {bad} at {pos}");
+                assert_eq!(first_not_uri(&s), want_u, "uri {bad} at {pos}");
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use memchr::memchr;
 
-use super::chars::{first_not, is_ows, is_token, is_uri, is_value, list_items, trim_ows};
+use super::chars::{
+    first_not, first_not_uri, first_not_value, is_ows, is_token, list_items, trim_ows,
+};
 
 /// HAProxy's `tune.bufsize` default: one buffer holds a whole head.
 pub const TUNE_BUFSIZE_DEFAULT: usize = 16384;
@@ -297,63 +299,75 @@ fn err(side: Side, kind: ErrorKind, offset: usize) -> ParseError {
     }
 }
 
-/// Finds the head in `buf`: returns `(start, end)` where `start` skips leading empty
-/// lines and `end` is one past the blank line. `scanned` is where the previous call
-/// stopped looking, so bytes arriving one at a time cost linear time overall.
-fn find_head(
-    buf: &[u8],
-    scanned: &mut usize,
-    max: usize,
-    side: Side,
-) -> Result<Option<(usize, usize)>, ParseError> {
-    // RFC 9112 section 2.2: ignore empty lines received before the start line.
-    let mut start = 0;
-    loop {
-        match (buf.get(start), buf.get(start + 1)) {
-            (Some(b'\n'), _) => start += 1,
-            (Some(b'\r'), Some(b'\n')) => start += 2,
-            _ => break,
-        }
-        if start > max {
-            return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
-        }
-    }
-    let mut pos = (*scanned).max(start);
-    while let Some(rel) = buf.get(pos..).and_then(|rest| memchr(b'\n', rest)) {
-        let i = pos + rel;
-        let blank = (i > start && buf.get(i - 1) == Some(&b'\n'))
-            || (i > start + 1 && buf.get(i - 1) == Some(&b'\r') && buf.get(i - 2) == Some(&b'\n'));
-        if i + 1 > max {
-            return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
-        }
-        if blank {
-            debug_assert!(start < i + 1);
-            return Ok(Some((start, i + 1)));
-        }
-        pos = i + 1;
-    }
-    *scanned = buf.len();
-    if buf.len() > max {
-        return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
-    }
-    Ok(None)
+/// Where a head parser stands between calls, so bytes arriving a few at a time
+/// cost linear time overall: complete lines are parsed once, and the incomplete
+/// last line is only searched for its LF from where the last search stopped.
+#[derive(Debug, Clone, Default)]
+struct Scan {
+    /// A head is being parsed (false: the next call starts a new one).
+    in_progress: bool,
+    /// The start line was parsed.
+    start_done: bool,
+    /// Offset of the first byte of the next unparsed line.
+    next: usize,
+    /// Bytes before this offset hold no LF beyond `next`.
+    scanned: usize,
+    /// Framing-relevant fields seen so far.
+    fields: Fields,
 }
 
-/// Splits the next line off `buf[pos..end]`: returns `(content_end, next_pos)`,
-/// the content excluding LF and one CR before it.
-fn next_line(buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
-    let rel = memchr(b'\n', buf.get(pos..end)?)?;
-    let lf = pos + rel;
-    let content_end = if lf > pos && buf.get(lf - 1) == Some(&b'\r') {
-        lf - 1
-    } else {
-        lf
-    };
-    Some((content_end, lf + 1))
+impl Scan {
+    /// Starts a new head when the previous one completed or failed.
+    fn begin(&mut self, headers: &mut Vec<Header>) {
+        if !self.in_progress {
+            *self = Scan {
+                in_progress: true,
+                ..Scan::default()
+            };
+            headers.clear();
+        }
+    }
+
+    /// The next complete line as `(start, content_end)` (content excludes the LF and
+    /// one CR before it), or `None` until its LF arrives. Skips empty lines before
+    /// the start line (RFC 9112 section 2.2). A head passing `max` bytes is an error
+    /// at byte `max` however the input was split.
+    fn next_line(
+        &mut self,
+        buf: &[u8],
+        max: usize,
+        side: Side,
+    ) -> Result<Option<(usize, usize)>, ParseError> {
+        loop {
+            let from = self.scanned.max(self.next);
+            let Some(rel) = buf.get(from..).and_then(|rest| memchr(b'\n', rest)) else {
+                self.scanned = buf.len().max(self.next);
+                if buf.len() > max {
+                    return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
+                }
+                return Ok(None);
+            };
+            let lf = from + rel;
+            if lf >= max {
+                return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
+            }
+            let start = self.next;
+            let end = if lf > start && buf.get(lf - 1) == Some(&b'\r') {
+                lf - 1
+            } else {
+                lf
+            };
+            self.next = lf + 1;
+            if self.start_done || end > start {
+                debug_assert!(start <= end && end <= lf);
+                return Ok(Some((start, end)));
+            }
+        }
+    }
 }
 
 /// Header fields seen while parsing, the framing-relevant ones summarised.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Fields {
     content_length: Option<u64>,
     te_present: bool,
@@ -417,107 +431,102 @@ fn merge_transfer_encoding(v: &[u8], f: &mut Fields, side: Side) -> Result<(), E
     Ok(())
 }
 
-/// Parses the header lines in `buf[pos..end]` into `headers` and `f`.
-fn parse_fields(
+/// Parses the header line `buf[pos..cend]` (not empty) into `headers` and `f`.
+fn parse_field(
     buf: &[u8],
-    mut pos: usize,
-    end: usize,
+    pos: usize,
+    cend: usize,
     limits: &Limits,
     side: Side,
     headers: &mut Vec<Header>,
     f: &mut Fields,
 ) -> Result<(), ParseError> {
-    let max = limits.hdr_max();
-    loop {
-        let Some((cend, next)) = next_line(buf, pos, end) else {
-            // find_head guarantees a blank line before `end`.
-            debug_assert!(false, "head without blank line");
-            return Err(err(side, ErrorKind::InvalidHeaderName, pos));
-        };
-        let line = buf.get(pos..cend).unwrap_or(&[]);
-        if line.is_empty() {
-            debug_assert_eq!(next, end);
-            return Ok(());
-        }
-        if is_ows(line[0]) {
-            return Err(err(side, ErrorKind::ObsFold, pos));
-        }
-        let n = first_not(line, is_token);
-        match line.get(n) {
-            Some(b':') if n > 0 => {}
-            Some(b' ' | b'\t') if n > 0 => {
-                return Err(err(side, ErrorKind::WhitespaceBeforeColon, pos + n))
-            }
-            Some(b'\r') => return Err(err(side, ErrorKind::BareCr, pos + n)),
-            _ => return Err(err(side, ErrorKind::InvalidHeaderName, pos + n)),
-        }
-        let raw = &line[n + 1..];
-        let lead = first_not(raw, is_ows);
-        let trail = raw
-            .iter()
-            .rposition(|&b| !is_ows(b))
-            .map_or(lead, |p| p + 1);
-        let vstart = pos + n + 1 + lead;
-        let vend = pos + n + 1 + trail;
-        let value = buf.get(vstart..vend).unwrap_or(&[]);
-        let bad = first_not(value, is_value);
-        if bad < value.len() {
-            let kind = if value[bad] == b'\r' {
-                ErrorKind::BareCr
-            } else {
-                ErrorKind::InvalidHeaderValue
-            };
-            return Err(err(side, kind, vstart + bad));
-        }
-        if headers.len() >= max {
-            return Err(err(side, ErrorKind::TooManyHeaders { max }, pos));
-        }
-        let h = Header {
-            name: Span::new(pos, pos + n),
-            value: Span::new(vstart, vend),
-        };
-        let name = &line[..n];
-        let r = match n {
-            4 if side == Side::Request && name.eq_ignore_ascii_case(b"host") => match f.host {
-                None => {
-                    f.host = Some(h.value);
-                    Ok(())
-                }
-                // HAProxy drops an identical duplicate and refuses a different one.
-                Some(prev) if prev.get(buf).eq_ignore_ascii_case(value) => {
-                    pos = next;
-                    continue;
-                }
-                Some(_) => Err(ErrorKind::DuplicateHost),
-            },
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                f.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
-                Ok(())
-            }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => {
-                f.upgrade = Some(h.value);
-                Ok(())
-            }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                for t in list_items(value) {
-                    f.conn.close |= t.eq_ignore_ascii_case(b"close");
-                    f.conn.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-                    f.conn.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
-                }
-                Ok(())
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                merge_content_length(value, &mut f.content_length)
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                merge_transfer_encoding(value, f, side)
-            }
-            _ => Ok(()),
-        };
-        r.map_err(|k| err(side, k, vstart))?;
-        headers.push(h);
-        pos = next;
+    let line = buf.get(pos..cend).unwrap_or(&[]);
+    let Some(&first) = line.first() else {
+        debug_assert!(false, "empty header line");
+        return Ok(());
+    };
+    if is_ows(first) {
+        return Err(err(side, ErrorKind::ObsFold, pos));
     }
+    let n = first_not(line, is_token);
+    match line.get(n) {
+        Some(b':') if n > 0 => {}
+        Some(b' ' | b'\t') if n > 0 => {
+            return Err(err(side, ErrorKind::WhitespaceBeforeColon, pos + n))
+        }
+        Some(b'\r') => return Err(err(side, ErrorKind::BareCr, pos + n)),
+        _ => return Err(err(side, ErrorKind::InvalidHeaderName, pos + n)),
+    }
+    let raw = line.get(n + 1..).unwrap_or(&[]);
+    let lead = first_not(raw, is_ows);
+    let value = raw.get(lead..).unwrap_or(&[]);
+    let bad = first_not_value(value);
+    if bad < value.len() {
+        let kind = if value[bad] == b'\r' {
+            ErrorKind::BareCr
+        } else {
+            ErrorKind::InvalidHeaderValue
+        };
+        return Err(err(side, kind, pos + n + 1 + lead + bad));
+    }
+    let mut vlen = value.len();
+    while vlen > 0 && is_ows(value[vlen - 1]) {
+        vlen -= 1;
+    }
+    let value = &value[..vlen];
+    let vstart = pos + n + 1 + lead;
+    if headers.len() >= limits.hdr_max() {
+        return Err(err(
+            side,
+            ErrorKind::TooManyHeaders {
+                max: limits.hdr_max(),
+            },
+            pos,
+        ));
+    }
+    let h = Header {
+        name: Span::new(pos, pos + n),
+        value: Span::new(vstart, vstart + vlen),
+    };
+    let name = &line[..n];
+    let r = match n {
+        4 if side == Side::Request && name.eq_ignore_ascii_case(b"host") => match f.host {
+            None => {
+                f.host = Some(h.value);
+                Ok(())
+            }
+            // HAProxy drops an identical duplicate and refuses a different one.
+            Some(prev) if prev.get(buf).eq_ignore_ascii_case(value) => return Ok(()),
+            Some(_) => Err(ErrorKind::DuplicateHost),
+        },
+        6 if name.eq_ignore_ascii_case(b"expect") => {
+            f.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+            Ok(())
+        }
+        7 if name.eq_ignore_ascii_case(b"upgrade") => {
+            f.upgrade = Some(h.value);
+            Ok(())
+        }
+        10 if name.eq_ignore_ascii_case(b"connection") => {
+            for t in list_items(value) {
+                f.conn.close |= t.eq_ignore_ascii_case(b"close");
+                f.conn.keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+                f.conn.upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+            }
+            Ok(())
+        }
+        14 if name.eq_ignore_ascii_case(b"content-length") => {
+            merge_content_length(value, &mut f.content_length)
+        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            merge_transfer_encoding(value, f, side)
+        }
+        _ => Ok(()),
+    };
+    r.map_err(|k| err(side, k, vstart))?;
+    headers.push(h);
+    Ok(())
 }
 
 /// Parses `HTTP/1.0` or `HTTP/1.1` exactly (case-sensitive).
@@ -654,7 +663,7 @@ pub struct RequestHead {
     pub host: Option<Span>,
     /// Length of the head in bytes once complete.
     pub head_len: usize,
-    scanned: usize,
+    scan: Scan,
 }
 
 impl Default for RequestHead {
@@ -680,7 +689,7 @@ impl RequestHead {
             upgrade: None,
             host: None,
             head_len: 0,
-            scanned: 0,
+            scan: Scan::default(),
         }
     }
 
@@ -694,7 +703,7 @@ impl RequestHead {
         let side = Side::Request;
         let r = self.parse_inner(buf, limits, side);
         if !matches!(r, Ok(Status::Incomplete)) {
-            self.scanned = 0;
+            self.scan.in_progress = false;
         }
         r
     }
@@ -705,57 +714,38 @@ impl RequestHead {
         limits: &Limits,
         side: Side,
     ) -> Result<Status, ParseError> {
-        let Some((start, end)) = find_head(buf, &mut self.scanned, limits.head_max(), side)? else {
-            return Ok(Status::Incomplete);
+        self.scan.begin(&mut self.headers);
+        let max = limits.head_max();
+        let start = loop {
+            let Some((ls, le)) = self.scan.next_line(buf, max, side)? else {
+                return Ok(Status::Incomplete);
+            };
+            if !self.scan.start_done {
+                self.parse_request_line(buf, ls, le, side)?;
+                self.scan.start_done = true;
+            } else if ls == le {
+                break self.method.start as usize;
+            } else {
+                parse_field(
+                    buf,
+                    ls,
+                    le,
+                    limits,
+                    side,
+                    &mut self.headers,
+                    &mut self.scan.fields,
+                )?;
+            }
         };
-        let (lend, mut pos) =
-            next_line(buf, start, end).ok_or(err(side, ErrorKind::InvalidMethod, start))?;
-        let line = buf.get(start..lend).unwrap_or(&[]);
-        // request-line = method SP request-target SP HTTP-version
-        let m = first_not(line, is_token);
-        if m == 0 || line.get(m) != Some(&b' ') {
-            let kind = if line.get(m) == Some(&b'\r') {
-                ErrorKind::BareCr
-            } else {
-                ErrorKind::InvalidMethod
-            };
-            return Err(err(side, kind, start + m));
-        }
-        let tstart = m + 1;
-        let tlen = first_not(&line[tstart..], is_uri);
-        let tend = tstart + tlen;
-        if tlen == 0 || line.get(tend) != Some(&b' ') {
-            let kind = if line.get(tend) == Some(&b'\r') {
-                ErrorKind::BareCr
-            } else {
-                ErrorKind::InvalidTarget
-            };
-            return Err(err(side, kind, start + tend));
-        }
-        let vbytes = &line[tend + 1..];
-        let version = parse_version(vbytes).ok_or_else(|| {
-            let kind = if vbytes.contains(&b'\r') {
-                ErrorKind::BareCr
-            } else {
-                ErrorKind::InvalidVersion
-            };
-            err(side, kind, start + tend + 1)
-        })?;
-        let method_kind = Method::from_bytes(&line[..m]);
-        if !target_form_ok(method_kind, &line[tstart..tend]) {
-            return Err(err(side, ErrorKind::InvalidTarget, start + tstart));
-        }
-
-        self.headers.clear();
-        let mut f = Fields::default();
-        parse_fields(buf, pos, end, limits, side, &mut self.headers, &mut f)?;
-        pos = end;
-
+        let pos = self.scan.next;
+        let f = &self.scan.fields;
+        let version = self.version;
+        let method_kind = self.method_kind;
         if f.host.is_none() && version == Version::Http11 && limits.require_host {
             return Err(err(side, ErrorKind::MissingHost, start));
         }
         if let Some(host) = f.host {
-            let tgt = &line[tstart..tend];
+            let tgt = self.target.get(buf);
             if !authority_matches_host(method_kind, tgt, host.get(buf)) {
                 return Err(err(side, ErrorKind::HostMismatch, host.start as usize));
             }
@@ -782,17 +772,6 @@ impl RequestHead {
             }
         };
 
-        self.method = Span::new(start, start + m);
-        self.method_kind = method_kind;
-        self.target = Span::new(start + tstart, start + tend);
-        let tgt = &line[tstart..tend];
-        let poff = match tgt.first() {
-            Some(b'/') => 0,
-            _ if method_kind == Method::Connect || tgt == b"*" => tgt.len(),
-            _ => absolute_path_start(tgt).unwrap_or(tgt.len()),
-        };
-        self.path_query = Span::new(start + tstart + poff, start + tend);
-        self.version = version;
         self.body = body;
         self.content_length = f.content_length;
         self.connection = f.conn;
@@ -802,6 +781,63 @@ impl RequestHead {
         self.head_len = pos;
         debug_assert!(self.head_len <= limits.head_max() && self.headers.len() <= limits.hdr_max());
         Ok(Status::Complete(pos))
+    }
+
+    /// Parses `request-line = method SP request-target SP HTTP-version` at
+    /// `buf[start..end]` into the head's start-line fields.
+    fn parse_request_line(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        side: Side,
+    ) -> Result<(), ParseError> {
+        let line = buf.get(start..end).unwrap_or(&[]);
+        let m = first_not(line, is_token);
+        if m == 0 || line.get(m) != Some(&b' ') {
+            let kind = if line.get(m) == Some(&b'\r') {
+                ErrorKind::BareCr
+            } else {
+                ErrorKind::InvalidMethod
+            };
+            return Err(err(side, kind, start + m));
+        }
+        let tstart = m + 1;
+        let tlen = first_not_uri(line.get(tstart..).unwrap_or(&[]));
+        let tend = tstart + tlen;
+        if tlen == 0 || line.get(tend) != Some(&b' ') {
+            let kind = if line.get(tend) == Some(&b'\r') {
+                ErrorKind::BareCr
+            } else {
+                ErrorKind::InvalidTarget
+            };
+            return Err(err(side, kind, start + tend));
+        }
+        let vbytes = line.get(tend + 1..).unwrap_or(&[]);
+        let version = parse_version(vbytes).ok_or_else(|| {
+            let kind = if vbytes.contains(&b'\r') {
+                ErrorKind::BareCr
+            } else {
+                ErrorKind::InvalidVersion
+            };
+            err(side, kind, start + tend + 1)
+        })?;
+        let method_kind = Method::from_bytes(&line[..m]);
+        let tgt = &line[tstart..tend];
+        if !target_form_ok(method_kind, tgt) {
+            return Err(err(side, ErrorKind::InvalidTarget, start + tstart));
+        }
+        let poff = match tgt.first() {
+            Some(b'/') => 0,
+            _ if method_kind == Method::Connect || tgt == b"*" => tgt.len(),
+            _ => absolute_path_start(tgt).unwrap_or(tgt.len()),
+        };
+        self.method = Span::new(start, start + m);
+        self.method_kind = method_kind;
+        self.target = Span::new(start + tstart, start + tend);
+        self.path_query = Span::new(start + tstart + poff, start + tend);
+        self.version = version;
+        Ok(())
     }
 
     /// True when the client wants the connection kept after this exchange
@@ -869,7 +905,8 @@ pub struct ResponseHead {
     pub upgrade: Option<Span>,
     /// Length of the head in bytes once complete.
     pub head_len: usize,
-    scanned: usize,
+    start: usize,
+    scan: Scan,
     te_with_cl: bool,
 }
 
@@ -892,8 +929,9 @@ impl ResponseHead {
             connection: ConnectionTokens::default(),
             upgrade: None,
             head_len: 0,
-            scanned: 0,
+            scan: Scan::default(),
             te_with_cl: false,
+            start: 0,
         }
     }
 
@@ -908,7 +946,7 @@ impl ResponseHead {
     ) -> Result<Status, ParseError> {
         let r = self.parse_inner(buf, limits, request_method);
         if !matches!(r, Ok(Status::Incomplete)) {
-            self.scanned = 0;
+            self.scan.in_progress = false;
         }
         r
     }
@@ -920,48 +958,34 @@ impl ResponseHead {
         request_method: Method,
     ) -> Result<Status, ParseError> {
         let side = Side::Response;
-        let Some((start, end)) = find_head(buf, &mut self.scanned, limits.head_max(), side)? else {
-            return Ok(Status::Incomplete);
-        };
-        let (lend, pos) =
-            next_line(buf, start, end).ok_or(err(side, ErrorKind::InvalidStatus, start))?;
-        let line = buf.get(start..lend).unwrap_or(&[]);
-        // status-line = HTTP-version SP status-code SP [ reason-phrase ]
-        let version = line.get(..8).and_then(parse_version).ok_or(err(
-            side,
-            ErrorKind::InvalidVersion,
-            start,
-        ))?;
-        let code = match line.get(8..12) {
-            Some([b' ', a, b, c])
-                if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() && *a != b'0' =>
-            {
-                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        self.scan.begin(&mut self.headers);
+        let max = limits.head_max();
+        let start = loop {
+            let Some((ls, le)) = self.scan.next_line(buf, max, side)? else {
+                return Ok(Status::Incomplete);
+            };
+            if !self.scan.start_done {
+                self.parse_status_line(buf, ls, le, side)?;
+                self.start = ls;
+                self.scan.start_done = true;
+            } else if ls == le {
+                break self.start;
+            } else {
+                parse_field(
+                    buf,
+                    ls,
+                    le,
+                    limits,
+                    side,
+                    &mut self.headers,
+                    &mut self.scan.fields,
+                )?;
             }
-            _ => return Err(err(side, ErrorKind::InvalidStatus, start + 8)),
         };
-        let reason = match line.get(12) {
-            None => Span::new(start + 12, start + 12),
-            Some(b' ') => {
-                let r = &line[13..];
-                let bad = first_not(r, is_value);
-                if bad < r.len() {
-                    let kind = if r[bad] == b'\r' {
-                        ErrorKind::BareCr
-                    } else {
-                        ErrorKind::InvalidStatus
-                    };
-                    return Err(err(side, kind, start + 13 + bad));
-                }
-                Span::new(start + 13, lend)
-            }
-            Some(_) => return Err(err(side, ErrorKind::InvalidStatus, start + 12)),
-        };
-
-        self.headers.clear();
-        let mut f = Fields::default();
-        parse_fields(buf, pos, end, limits, side, &mut self.headers, &mut f)?;
-
+        let end = self.scan.next;
+        let f = &self.scan.fields;
+        let version = self.version;
+        let code = self.status;
         if f.te_present && version == Version::Http10 {
             return Err(err(side, ErrorKind::TransferEncodingHttp10, start));
         }
@@ -991,9 +1015,6 @@ impl ResponseHead {
             }
         };
 
-        self.version = version;
-        self.status = code;
-        self.reason = reason;
         self.body = body;
         self.content_length = if f.te_present { None } else { f.content_length };
         self.te_with_cl = f.te_present && f.content_length.is_some();
@@ -1003,6 +1024,52 @@ impl ResponseHead {
         debug_assert!((100..1000).contains(&self.status));
         debug_assert!(self.head_len <= limits.head_max());
         Ok(Status::Complete(end))
+    }
+
+    /// Parses `status-line = HTTP-version SP status-code SP [ reason-phrase ]` at
+    /// `buf[start..end]` (the final SP may be missing, as HAProxy accepts).
+    fn parse_status_line(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        end: usize,
+        side: Side,
+    ) -> Result<(), ParseError> {
+        let line = buf.get(start..end).unwrap_or(&[]);
+        let version = line.get(..8).and_then(parse_version).ok_or(err(
+            side,
+            ErrorKind::InvalidVersion,
+            start,
+        ))?;
+        let code = match line.get(8..12) {
+            Some([b' ', a, b, c])
+                if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() && *a != b'0' =>
+            {
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+            }
+            _ => return Err(err(side, ErrorKind::InvalidStatus, start + 8)),
+        };
+        let reason = match line.get(12) {
+            None => Span::new(start + 12, start + 12),
+            Some(b' ') => {
+                let r = line.get(13..).unwrap_or(&[]);
+                let bad = first_not_value(r);
+                if bad < r.len() {
+                    let kind = if r[bad] == b'\r' {
+                        ErrorKind::BareCr
+                    } else {
+                        ErrorKind::InvalidStatus
+                    };
+                    return Err(err(side, kind, start + 13 + bad));
+                }
+                Span::new(start + 13, end)
+            }
+            Some(_) => return Err(err(side, ErrorKind::InvalidStatus, start + 12)),
+        };
+        self.version = version;
+        self.status = code;
+        self.reason = reason;
+        Ok(())
     }
 
     /// True for an interim response (1xx other than 101): another head follows.
