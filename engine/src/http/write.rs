@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::chars::{is_token, is_uri, is_value};
-use super::head::{Header, RequestHead, ResponseHead};
+use super::head::{Header, Method, RequestHead, ResponseHead};
 
 /// Name HAProxy uses for `option forwardfor` when no `header` is given.
 pub const X_FORWARDED_FOR: &[u8] = b"X-Forwarded-For";
@@ -142,7 +142,9 @@ pub fn write_request_head(
     match new_path {
         None => out.extend_from_slice(head.target.get(buf)),
         Some(p) => {
-            if p.first() != Some(&b'/') || !p.iter().all(|&b| is_uri(b) && b != b'?') {
+            // `*` and authority-form targets have no path to replace.
+            let no_path = head.method_kind == Method::Connect || head.target.get(buf) == b"*";
+            if no_path || p.first() != Some(&b'/') || !p.iter().all(|&b| is_uri(b) && b != b'?') {
                 out.truncate(before);
                 return Err(WriteError::InvalidPath);
             }
@@ -260,8 +262,16 @@ mod tests {
             &mut out,
         );
         assert_eq!(e, Err(WriteError::InvalidValue { index: 0 }));
-        let e = write_request_head(raw, &h, Some(b"/a b"), &[], &mut out);
-        assert_eq!(e, Err(WriteError::InvalidPath));
+        for bad in [&b"/a b"[..], b"a", b"", b"/a?b", b"/\r\n"] {
+            let e = write_request_head(raw, &h, Some(bad), &[], &mut out);
+            assert_eq!(e, Err(WriteError::InvalidPath));
+        }
+        let raw = b"OPTIONS * HTTP/1.1\r\n\r\n";
+        let h = parsed(raw);
+        assert_eq!(
+            write_request_head(raw, &h, Some(b"/x"), &[], &mut out),
+            Err(WriteError::InvalidPath)
+        );
         assert!(out.is_empty());
     }
 
