@@ -328,6 +328,64 @@ impl Scan {
         }
     }
 
+    /// Fast path for the common case, tried once per line (never on a line already
+    /// found incomplete, so trickled input stays linear): a well-formed header line
+    /// or the blank line at `next`, found without a separate search for its LF.
+    /// `None` leaves the line to [`Scan::next_line`], which decides errors exactly.
+    #[inline]
+    fn fast_line(
+        &mut self,
+        buf: &[u8],
+        max: usize,
+        side: Side,
+    ) -> Result<Option<FastLine>, ParseError> {
+        let pos = self.next;
+        if !self.start_done || self.scanned > pos {
+            return Ok(None);
+        }
+        let (line, lf) = match (buf.get(pos), buf.get(pos + 1)) {
+            (Some(b'\r'), Some(b'\n')) => (FastLine::Blank, pos + 1),
+            (Some(b'\n'), _) => (FastLine::Blank, pos),
+            _ => {
+                let rest = buf.get(pos..).unwrap_or(&[]);
+                let n = first_not(rest, is_token);
+                if n == 0 || rest.get(n) != Some(&b':') {
+                    return Ok(None);
+                }
+                let after = rest.get(n + 1..).unwrap_or(&[]);
+                let lead = first_not(after, is_ows);
+                let vstart = pos + n + 1 + lead;
+                let vend = vstart + first_not_value(after.get(lead..).unwrap_or(&[]));
+                match (buf.get(vend), buf.get(vend + 1)) {
+                    (Some(b'\r'), Some(b'\n')) => (
+                        FastLine::Field {
+                            pos,
+                            n,
+                            vstart,
+                            vend,
+                        },
+                        vend + 1,
+                    ),
+                    (Some(b'\n'), _) => (
+                        FastLine::Field {
+                            pos,
+                            n,
+                            vstart,
+                            vend,
+                        },
+                        vend,
+                    ),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        if lf >= max {
+            return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
+        }
+        self.next = lf + 1;
+        Ok(Some(line))
+    }
+
     /// The next complete line as `(start, content_end)` (content excludes the LF and
     /// one CR before it), or `None` until its LF arrives. Skips empty lines before
     /// the start line (RFC 9112 section 2.2). A head passing `max` bytes is an error
@@ -364,6 +422,19 @@ impl Scan {
             }
         }
     }
+}
+
+/// A line recognised by [`Scan::fast_line`].
+enum FastLine {
+    /// The empty line ending the head.
+    Blank,
+    /// A valid field: name `pos..pos + n`, value `vstart..vend` (untrimmed end).
+    Field {
+        pos: usize,
+        n: usize,
+        vstart: usize,
+        vend: usize,
+    },
 }
 
 /// Header fields seen while parsing, the framing-relevant ones summarised.
@@ -470,12 +541,41 @@ fn parse_field(
         };
         return Err(err(side, kind, pos + n + 1 + lead + bad));
     }
-    let mut vlen = value.len();
-    while vlen > 0 && is_ows(value[vlen - 1]) {
-        vlen -= 1;
-    }
-    let value = &value[..vlen];
     let vstart = pos + n + 1 + lead;
+    record_field(
+        buf,
+        pos,
+        n,
+        vstart,
+        vstart + value.len(),
+        limits,
+        side,
+        headers,
+        f,
+    )
+}
+
+/// Records a validated header field: name `buf[pos..pos + n]`, value
+/// `buf[vstart..vend]` (trailing OWS still included).
+#[allow(clippy::too_many_arguments)] // the parser's state, passed apart to keep borrows disjoint
+#[inline]
+fn record_field(
+    buf: &[u8],
+    pos: usize,
+    n: usize,
+    vstart: usize,
+    mut vend: usize,
+    limits: &Limits,
+    side: Side,
+    headers: &mut Vec<Header>,
+    f: &mut Fields,
+) -> Result<(), ParseError> {
+    while vend > vstart && buf.get(vend - 1).is_some_and(|&b| is_ows(b)) {
+        vend -= 1;
+    }
+    let value = buf.get(vstart..vend).unwrap_or(&[]);
+    let name = buf.get(pos..pos + n).unwrap_or(&[]);
+    let vlen = value.len();
     if headers.len() >= limits.hdr_max() {
         return Err(err(
             side,
@@ -489,7 +589,6 @@ fn parse_field(
         name: Span::new(pos, pos + n),
         value: Span::new(vstart, vstart + vlen),
     };
-    let name = &line[..n];
     let r = match n {
         4 if side == Side::Request && name.eq_ignore_ascii_case(b"host") => match f.host {
             None => {
@@ -717,6 +816,30 @@ impl RequestHead {
         self.scan.begin(&mut self.headers);
         let max = limits.head_max();
         let start = loop {
+            match self.scan.fast_line(buf, max, side)? {
+                Some(FastLine::Blank) => break self.method.start as usize,
+                Some(FastLine::Field {
+                    pos,
+                    n,
+                    vstart,
+                    vend,
+                }) => {
+                    let f = &mut self.scan.fields;
+                    record_field(
+                        buf,
+                        pos,
+                        n,
+                        vstart,
+                        vend,
+                        limits,
+                        side,
+                        &mut self.headers,
+                        f,
+                    )?;
+                    continue;
+                }
+                None => {}
+            }
             let Some((ls, le)) = self.scan.next_line(buf, max, side)? else {
                 return Ok(Status::Incomplete);
             };
@@ -961,6 +1084,30 @@ impl ResponseHead {
         self.scan.begin(&mut self.headers);
         let max = limits.head_max();
         let start = loop {
+            match self.scan.fast_line(buf, max, side)? {
+                Some(FastLine::Blank) => break self.start,
+                Some(FastLine::Field {
+                    pos,
+                    n,
+                    vstart,
+                    vend,
+                }) => {
+                    let f = &mut self.scan.fields;
+                    record_field(
+                        buf,
+                        pos,
+                        n,
+                        vstart,
+                        vend,
+                        limits,
+                        side,
+                        &mut self.headers,
+                        f,
+                    )?;
+                    continue;
+                }
+                None => {}
+            }
             let Some((ls, le)) = self.scan.next_line(buf, max, side)? else {
                 return Ok(Status::Incomplete);
             };
