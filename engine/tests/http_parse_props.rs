@@ -54,6 +54,12 @@ fn http_ish() -> impl Strategy<Value = Vec<u8>> {
         Just(&b":"[..]),
         Just(&b"\0"[..]),
         Just(&b"X"[..]),
+        Just(&b"\t"[..]),
+        Just(&b"Host: b\r\n"[..]),
+        Just(&b"X-A: v \t\r\n"[..]),
+        Just(&b" folded\r\n"[..]),
+        Just(&b"Transfer-Encoding: gzip\r\n"[..]),
+        Just(&b"GET http://a:80/p HTTP/1.1\r\n"[..]),
     ];
     prop::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
 }

@@ -1006,6 +1006,61 @@ pub fn find_header<'b>(headers: &[Header], buf: &'b [u8], name: &[u8]) -> Option
         .map(|h| h.value.get(buf))
 }
 
+/// Whole values of every field named `name` (case-insensitive), in order:
+/// what HAProxy's `fhdr(name)` sees.
+pub fn field_values<'h, 'b: 'h>(
+    headers: &'h [Header],
+    buf: &'b [u8],
+    name: &'h [u8],
+) -> impl Iterator<Item = &'b [u8]> + 'h {
+    headers
+        .iter()
+        .filter(move |h| h.name.len() == name.len() && h.name.get(buf).eq_ignore_ascii_case(name))
+        .map(move |h| h.value.get(buf))
+}
+
+/// Every comma-separated element of every field named `name`, OWS trimmed, commas
+/// inside double quotes kept: what HAProxy's `hdr(name)` sees (its
+/// `http_find_hdr_value_end`). Empty elements are skipped.
+pub fn list_values<'h, 'b: 'h>(
+    headers: &'h [Header],
+    buf: &'b [u8],
+    name: &'h [u8],
+) -> impl Iterator<Item = &'b [u8]> + 'h {
+    field_values(headers, buf, name).flat_map(split_list)
+}
+
+/// Splits a field value on commas outside quoted strings.
+fn split_list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(v);
+    std::iter::from_fn(move || loop {
+        let s = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        let mut end = s.len();
+        for (i, &b) in s.iter().enumerate() {
+            if escaped {
+                escaped = false;
+            } else if quoted {
+                match b {
+                    b'\\' => escaped = true,
+                    b'"' => quoted = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                quoted = true;
+            } else if b == b',' {
+                end = i;
+                break;
+            }
+        }
+        rest = s.get(end + 1..);
+        let item = trim_ows(&s[..end]);
+        if !item.is_empty() {
+            return Some(item);
+        }
+    })
+}
+
 /// A parsed response head: spans into the buffer given to [`ResponseHead::parse`].
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
@@ -1270,6 +1325,17 @@ mod tests {
         assert_eq!(h.head_len, raw.len() - 4);
         assert!(h.keep_alive());
         assert_eq!(h.body, BodyKind::None);
+    }
+
+    #[test]
+    fn hdr_and_fhdr_views() {
+        let raw = b"GET / HTTP/1.1\r\nHost: x\r\nX-F: a, \"b,c\" ,,d\r\nx-f: e\r\n\r\n";
+        let h = req(raw).unwrap();
+        let hdr: Vec<&[u8]> = list_values(&h.headers, raw, b"X-f").collect();
+        assert_eq!(hdr, vec![&b"a"[..], b"\"b,c\"", b"d", b"e"]);
+        let fhdr: Vec<&[u8]> = field_values(&h.headers, raw, b"x-F").collect();
+        assert_eq!(fhdr, vec![&b"a, \"b,c\" ,,d"[..], b"e"]);
+        assert_eq!(list_values(&h.headers, raw, b"none").count(), 0);
     }
 
     #[test]
