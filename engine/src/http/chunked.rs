@@ -31,20 +31,33 @@ pub enum ChunkError {
     /// A CTL in a chunk extension.
     #[error("invalid chunk extension")]
     InvalidExtension,
+    /// The chunk-size line passed [`CHUNK_LINE_BYTES_MAX`].
     #[error("chunk size line too long (max {max})")]
-    LineTooLong { max: u32 },
+    LineTooLong {
+        /// The limit in bytes.
+        max: u32,
+    },
     /// Chunk data not followed by CRLF.
     #[error("missing crlf after chunk data")]
     MissingCrlf,
     /// CR not followed by LF, or LF without CR.
     #[error("bare cr or lf in chunk framing")]
     BareCrOrLf,
+    /// A trailer line that is folded or not `token ":" value`.
     #[error("invalid trailer field")]
     InvalidTrailer,
+    /// The trailer section passed [`TRAILER_BYTES_MAX`].
     #[error("trailer section too large (max {max})")]
-    TrailersTooLarge { max: u32 },
+    TrailersTooLarge {
+        /// The limit in bytes.
+        max: u32,
+    },
+    /// More than [`TRAILERS_MAX`] trailer fields.
     #[error("too many trailer fields (max {max})")]
-    TooManyTrailers { max: u32 },
+    TooManyTrailers {
+        /// The limit in fields.
+        max: u32,
+    },
 }
 
 /// One step of the decoder over the front of the input.

@@ -134,14 +134,23 @@ impl Version {
 /// Request method, with the ones that change framing or routing named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`
     Get,
+    /// `HEAD`: the response never has a body.
     Head,
+    /// `POST`
     Post,
+    /// `PUT`
     Put,
+    /// `DELETE`
     Delete,
+    /// `CONNECT`: authority-form target; a 2xx answer turns into a tunnel.
     Connect,
+    /// `OPTIONS`: the only method allowed the `*` target.
     Options,
+    /// `TRACE`
     Trace,
+    /// `PATCH`
     Patch,
     /// Any other token; read the bytes from [`RequestHead::method`].
     Other,
@@ -198,21 +207,33 @@ pub struct ConnectionTokens {
 pub enum ErrorKind {
     /// The head does not fit in the buffer (`tune.bufsize - tune.maxrewrite`).
     #[error("head too large (max {max} bytes)")]
-    HeadTooLarge { max: usize },
+    HeadTooLarge {
+        /// The limit in bytes.
+        max: usize,
+    },
     /// More header fields than `tune.http.maxhdr`.
     #[error("too many headers (max {max})")]
-    TooManyHeaders { max: usize },
+    TooManyHeaders {
+        /// The limit in fields.
+        max: usize,
+    },
+    /// The method is not a token or not followed by one SP.
     #[error("invalid method")]
     InvalidMethod,
+    /// A CTL, SP, `#`, DEL or non-ASCII byte in the target, or a target form
+    /// the method does not allow.
     #[error("invalid request target")]
     InvalidTarget,
+    /// Anything but `HTTP/1.0` or `HTTP/1.1`.
     #[error("invalid http version")]
     InvalidVersion,
+    /// Not `SP 3DIGIT [SP reason]` after the version, or a CTL in the reason.
     #[error("invalid status line")]
     InvalidStatus,
     /// A CR not followed by LF.
     #[error("bare cr")]
     BareCr,
+    /// An empty name, a byte that is not a token, or no colon.
     #[error("invalid header name")]
     InvalidHeaderName,
     /// `Name : value`: RFC 9112 section 5.1 requires a 400.
@@ -224,6 +245,7 @@ pub enum ErrorKind {
     /// A CTL (NUL included) or DEL in a header value.
     #[error("invalid header value")]
     InvalidHeaderValue,
+    /// Not a list of decimal numbers fitting in 64 bits.
     #[error("invalid content-length")]
     InvalidContentLength,
     /// Two different Content-Length values (identical duplicates are merged).
@@ -238,6 +260,7 @@ pub enum ErrorKind {
     /// `chunked` listed twice (or not last).
     #[error("chunked applied twice")]
     ChunkedTwice,
+    /// An empty or non-token transfer coding.
     #[error("invalid transfer-encoding")]
     InvalidTransferEncoding,
     /// RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.

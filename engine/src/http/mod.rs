@@ -43,6 +43,8 @@
 //! assert!(rx.is_empty());
 //! ```
 
+#![warn(missing_docs)]
+
 mod chars;
 pub mod chunked;
 pub mod errors;

@@ -14,11 +14,24 @@ pub const X_FORWARDED_FOR: &[u8] = b"X-Forwarded-For";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderEdit<'a> {
     /// `set-header`: remove every field of that name, then add this one.
-    Set { name: &'a [u8], value: &'a [u8] },
+    Set {
+        /// Field name (a token).
+        name: &'a [u8],
+        /// Field value (no CTL but HTAB).
+        value: &'a [u8],
+    },
     /// `add-header` (and `option forwardfor`): append a field.
-    Add { name: &'a [u8], value: &'a [u8] },
+    Add {
+        /// Field name (a token).
+        name: &'a [u8],
+        /// Field value (no CTL but HTAB).
+        value: &'a [u8],
+    },
     /// `del-header`: remove every field of that name.
-    Del { name: &'a [u8] },
+    Del {
+        /// Field name, compared case-insensitively.
+        name: &'a [u8],
+    },
 }
 
 impl<'a> HeaderEdit<'a> {
@@ -42,10 +55,18 @@ impl<'a> HeaderEdit<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
+    /// The name of edit `index` is not a token.
     #[error("invalid header name in rewrite {index}")]
-    InvalidName { index: usize },
+    InvalidName {
+        /// Position of the edit in the list.
+        index: usize,
+    },
+    /// The value of edit `index` holds a CTL (CR, LF, NUL...).
     #[error("invalid header value in rewrite {index}")]
-    InvalidValue { index: usize },
+    InvalidValue {
+        /// Position of the edit in the list.
+        index: usize,
+    },
     /// A new path must start with `/` and hold only request-target bytes.
     #[error("invalid path in rewrite")]
     InvalidPath,
