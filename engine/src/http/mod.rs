@@ -3,7 +3,7 @@
 //! - [`RequestHead::parse`] / [`ResponseHead::parse`]: strict head parsers that record
 //!   offsets into the caller's receive buffer (zero-copy) and decide the body framing.
 //! - [`ChunkedDecoder`]: validates a chunked body while it is forwarded as is.
-//! - [`write`]: builds the outgoing head with the configured rewrites applied.
+//! - [`write`](mod@write): builds the outgoing head with the configured rewrites applied.
 //! - [`errors`]: HAProxy's default error responses, byte for byte.
 //!
 //! Anything ambiguous (request smuggling material) is an error, never a guess.
