@@ -158,6 +158,7 @@ impl ChunkedDecoder {
             }
             return Ok(Step::Data(n));
         }
+        debug_assert!(self.state != State::Data);
         for (i, &b) in input.iter().enumerate() {
             self.byte(b)?;
             match self.state {

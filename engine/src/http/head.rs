@@ -405,6 +405,7 @@ impl Scan {
         if lf >= max {
             return Err(err(side, ErrorKind::HeadTooLarge { max }, max));
         }
+        debug_assert!(lf >= pos && lf < buf.len());
         self.next = lf + 1;
         Ok(Some(line))
     }
@@ -593,6 +594,8 @@ fn record_field(
     headers: &mut Vec<Header>,
     f: &mut Fields,
 ) -> Result<(), ParseError> {
+    debug_assert!(n > 0 && pos + n < vstart);
+    debug_assert!(vstart <= vend && vend <= buf.len());
     while vend > vstart && buf.get(vend - 1).is_some_and(|&b| is_ows(b)) {
         vend -= 1;
     }
@@ -648,6 +651,7 @@ fn record_field(
     };
     r.map_err(|k| err(side, k, vstart))?;
     headers.push(h);
+    debug_assert!(headers.len() <= limits.hdr_max());
     Ok(())
 }
 
