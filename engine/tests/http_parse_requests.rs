@@ -353,11 +353,16 @@ fn errors_are_reported_as_soon_as_the_line_is_complete() {
     let e = h.parse(b"GET /\x01 HTTP/1.1\r\n", &l).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidTarget);
     // a TLS ClientHello sent to a plain HTTP port fails on its first line
-    let e = h.parse(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n", &l).unwrap_err();
+    let e = h
+        .parse(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n", &l)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidMethod);
     // a bad header line fails before the end of the head
     let e = h.parse(b"GET / HTTP/1.1\r\nHost : a\r\n", &l).unwrap_err();
     assert_eq!(e.kind, ErrorKind::WhitespaceBeforeColon);
     // and the next call starts afresh
-    assert!(matches!(h.parse(b"GET / HTTP/1.1\r\n\r\n", &l), Ok(Status::Complete(18))));
+    assert!(matches!(
+        h.parse(b"GET / HTTP/1.1\r\n\r\n", &l),
+        Ok(Status::Complete(18))
+    ));
 }
