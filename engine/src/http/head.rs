@@ -819,6 +819,12 @@ impl RequestHead {
         }
     }
 
+    /// Forgets a head in progress (a new connection reuses this one): the next
+    /// [`RequestHead::parse`] starts afresh. Not needed after `Complete` or an error.
+    pub fn reset(&mut self) {
+        self.scan.in_progress = false;
+    }
+
     /// Parses the request head at the start of `buf`.
     ///
     /// Drive it from the receive buffer: on `Incomplete`, call again once more bytes
@@ -1140,6 +1146,11 @@ impl ResponseHead {
         }
     }
 
+    /// Forgets a head in progress (a new server connection reuses this one).
+    pub fn reset(&mut self) {
+        self.scan.in_progress = false;
+    }
+
     /// Parses the response head at the start of `buf`, sent in answer to a
     /// `request_method` request (HEAD and CONNECT change the framing).
     /// Same calling convention as [`RequestHead::parse`]; errors carry status 502.
@@ -1386,6 +1397,28 @@ mod tests {
             Ok(Status::Complete(raw.len() - 3))
         );
         assert_eq!(h.body, BodyKind::ContentLength(3));
+    }
+
+    #[test]
+    fn reset_drops_a_head_in_progress() {
+        let l = Limits::default();
+        let mut h = RequestHead::default();
+        assert_eq!(
+            h.parse(b"GET /a HTTP/1.1\r\nX-Long: aaaa", &l),
+            Ok(Status::Incomplete)
+        );
+        h.reset();
+        assert_eq!(
+            h.parse(b"GET /b HTTP/1.1\r\n\r\n", &l),
+            Ok(Status::Complete(19))
+        );
+        assert_eq!(h.target, Span { start: 4, end: 6 });
+        assert!(h.headers.is_empty());
+        let l2 = Limits::from_tune(8192, 1024, 50);
+        assert_eq!(
+            (l2.head_bytes_max, l2.headers_max, l2.require_host),
+            (7168, 50, false)
+        );
     }
 
     #[test]
