@@ -5,3 +5,4 @@ pub mod balance;
 pub mod config;
 pub mod counters;
 pub mod table;
+pub mod http;
