@@ -2,3 +2,8 @@
 //! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
 
 pub mod config;
+pub mod plan;
+pub mod sys;
+pub mod tcp;
+pub mod uring;
+pub mod worker;
