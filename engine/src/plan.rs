@@ -89,6 +89,9 @@ pub struct Plan {
     pub pin: bool,
     /// Global `maxconn` across all threads and frontends.
     pub maxconn: usize,
+    /// One `SO_REUSEPORT` listening socket per thread instead of one shared socket per
+    /// bind (see `worker` docs for why shared is the default).
+    pub listener_per_thread: bool,
     /// `hard-stop-after`: a graceful stop closes remaining connections after this.
     pub hard_stop_after: Option<Duration>,
     /// Frontends.
@@ -181,6 +184,7 @@ impl Plan {
             cpu_map: Vec::new(),
             pin: false,
             maxconn: 4096,
+            listener_per_thread: false,
             hard_stop_after: None,
             frontends: vec![FrontendPlan {
                 name: "fe".into(),

@@ -2,11 +2,14 @@
 //! `slab` of connections, a buffer pool, timers and counters, and the public
 //! [`Engine::start`] / [`EngineHandle`] API.
 //!
-//! Listeners: one `SO_REUSEPORT` socket per thread and bind address (see
-//! [`bind_listeners`]). The kernel spreads connections between threads, no accept ever
-//! wakes a second core, and each thread can pause its own accepts for `maxconn`
-//! independently. A listener passed without a thread (`Listener::thread == None`, e.g.
-//! one inherited socket) is shared: every thread accepts on a duplicate.
+//! Listeners: by default one socket per bind address, shared by every thread; each thread
+//! keeps one accept armed on it (accept waits are exclusive in the kernel, so a new
+//! connection wakes one thread only). This was chosen over one `SO_REUSEPORT` socket per
+//! thread because with reuseport the kernel pins each incoming connection to one thread's
+//! socket: a thread paused by `maxconn` (or busy) strands the connections queued on its
+//! socket while another thread holds the free slot (`maxconn` 2 with 2 threads deadlocked
+//! in `tcp_limits::maxconn_*`), and a master passing fds to workers must pass one socket
+//! per thread. [`Plan::listener_per_thread`] still selects reuseport for measurements.
 //!
 //! `maxconn` is enforced by reservation: a thread arms an accept only after reserving a
 //! slot in the global and frontend counts, so `connections + armed accepts <= maxconn`
@@ -123,10 +126,15 @@ pub struct Listener {
     pub fd: OwnedFd,
 }
 
-/// Binds every frontend's addresses, one `SO_REUSEPORT` socket per engine thread.
-/// Port 0 is resolved by the first socket and reused by the others.
+/// Binds every frontend's addresses: one socket shared by all threads, or with
+/// [`Plan::listener_per_thread`] one `SO_REUSEPORT` socket per engine thread (port 0 is
+/// resolved by the first socket and reused by the others).
 pub fn bind_listeners(plan: &Plan) -> Result<Vec<Listener>, EngineError> {
-    let threads = plan.thread_count();
+    let threads = if plan.listener_per_thread {
+        plan.thread_count()
+    } else {
+        1
+    };
     let mut out = Vec::new();
     for (fi, fe) in plan.frontends.iter().enumerate() {
         for bind in &fe.binds {
@@ -135,13 +143,13 @@ pub fn bind_listeners(plan: &Plan) -> Result<Vec<Listener>, EngineError> {
                 let backlog = sys::LISTEN_BACKLOG_DEFAULT
                     .min(i32::try_from(fe.maxconn).unwrap_or(i32::MAX))
                     .max(1);
-                let fd = sys::bind_listener(&addr, true, backlog).map_err(|source| {
-                    EngineError::Bind {
+                let fd = sys::bind_listener(&addr, plan.listener_per_thread, backlog).map_err(
+                    |source| EngineError::Bind {
                         frontend: fe.name.clone(),
                         addr,
                         source,
-                    }
-                })?;
+                    },
+                )?;
                 if t == 0 {
                     addr = sys::local_addr(fd.as_fd()).map_err(|source| EngineError::Bind {
                         frontend: fe.name.clone(),
@@ -151,7 +159,7 @@ pub fn bind_listeners(plan: &Plan) -> Result<Vec<Listener>, EngineError> {
                 }
                 out.push(Listener {
                     frontend: fi,
-                    thread: Some(t),
+                    thread: plan.listener_per_thread.then_some(t),
                     addr,
                     fd,
                 });

@@ -172,3 +172,33 @@ fn backend_reset_mid_stream_closes_only_that_client() {
     h.stop_now();
     join_within(h, STEP);
 }
+
+#[test]
+fn reuseport_listener_per_thread_mode_also_proxies() {
+    let a = echo_server("srvA");
+    let mut p = plan(&[a], 2);
+    p.listener_per_thread = true;
+    let (h, fe) = start(p);
+    let workers: Vec<_> = (0..20u64)
+        .map(|i| std::thread::spawn(move || echo_once(fe, 4096, i)))
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().expect("client").as_deref(), Ok("srvA"));
+    }
+    h.stop_graceful(None);
+    join_within(h, STEP);
+}
+
+#[test]
+fn inherited_listener_fds_are_used_as_given() {
+    // The supervisor binds once and passes fds: the engine must not bind again.
+    let a = echo_server("srvA");
+    let p = plan(&[a], 2);
+    let listeners = engine::worker::bind_listeners(&p).expect("bind");
+    assert_eq!(listeners.len(), 1, "one shared socket per bind");
+    let fe = listeners[0].addr;
+    let h = engine::worker::Engine::start(p, Some(listeners)).expect("start");
+    assert_eq!(echo_once(fe, 100, 1).as_deref(), Ok("srvA"));
+    h.stop_now();
+    join_within(h, STEP);
+}
