@@ -1,9 +1,12 @@
 //! ringlb's data plane: the config model and parser, the lock-free backend tables,
 //! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
 
+pub mod balance;
 pub mod config;
+pub mod counters;
 pub mod plan;
 pub mod sys;
+pub mod table;
 pub mod tcp;
 pub mod uring;
 pub mod worker;
