@@ -7,18 +7,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::table::{BackendConfig, ServerConfig, Snapshot, TableError};
+
 /// Most engine threads a plan may ask for: HAProxy's `MAX_THREADS` on 64-bit.
 pub const THREADS_MAX: usize = 64;
 
 /// Most bind addresses per frontend: each costs one socket per thread.
 pub const BINDS_PER_FRONTEND_MAX: usize = 64;
-
-/// Most servers per backend in this plan form (the tables module has its own limits).
-pub const SERVERS_PER_BACKEND_MAX: usize = 4096;
-
-/// Most retries per connection: HAProxy accepts any int, but more than this only
-/// delays the error by one turn-around second each.
-pub const RETRIES_MAX: u32 = 100;
 
 /// File descriptors kept aside from `maxconn` for listeners, rings, eventfds, logs.
 pub const FDS_RESERVED: u64 = 64;
@@ -44,42 +39,15 @@ pub struct FrontendPlan {
     pub maxconn: usize,
     /// Proxying mode.
     pub mode: Mode,
-    /// Index into [`Plan::backends`] of `default_backend`, if any.
-    pub default_backend: Option<usize>,
+    /// `default_backend`: name of a backend in [`Plan::snapshot`], looked up in the
+    /// current table snapshot for each new connection.
+    pub default_backend: Option<String>,
     /// `timeout client`: inactivity on the client side; `None` is infinite.
     pub timeout_client: Option<Duration>,
 }
 
-/// One server of a backend (stand-in until the tables snapshot carries servers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerPlan {
-    /// Server name.
-    pub name: String,
-    /// Address to connect to.
-    pub addr: SocketAddr,
-}
-
-/// One backend: servers and the per-connection settings the engine applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendPlan {
-    /// Backend name.
-    pub name: String,
-    /// Servers, balanced round-robin.
-    pub servers: Vec<ServerPlan>,
-    /// `retries`: reconnection attempts after a failed connect.
-    pub retries: u32,
-    /// `option redispatch`: the last retry goes to another server.
-    pub redispatch: bool,
-    /// `timeout connect`; `None` is infinite (the kernel's SYN retries still apply).
-    pub timeout_connect: Option<Duration>,
-    /// `timeout server`: inactivity on the server side.
-    pub timeout_server: Option<Duration>,
-    /// `timeout tunnel`: once connected, inactivity on both sides (replaces client/server).
-    pub timeout_tunnel: Option<Duration>,
-}
-
 /// Everything the engine needs to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// `nbthread`; 0 means one per available CPU.
     pub threads: usize,
@@ -96,8 +64,10 @@ pub struct Plan {
     pub hard_stop_after: Option<Duration>,
     /// Frontends.
     pub frontends: Vec<FrontendPlan>,
-    /// Backends.
-    pub backends: Vec<BackendPlan>,
+    /// The initial backend tables (servers, balance, `retries`, `redispatch`, timeouts).
+    /// Build it with `Snapshot::from_config(plan.thread_count(), ..)` so counters get one
+    /// shard per thread.
+    pub snapshot: Snapshot,
 }
 
 /// Why a plan cannot run.
@@ -129,15 +99,16 @@ pub enum PlanError {
         max: usize,
     },
     /// `default_backend` points nowhere.
-    #[error("frontend '{frontend}' refers to backend #{index} but only {count} exist")]
+    #[error("frontend '{frontend}' refers to unknown backend '{backend}'")]
     NoSuchBackend {
         /// Frontend name.
         frontend: String,
-        /// Index given.
-        index: usize,
-        /// Backends defined.
-        count: usize,
+        /// Backend name given.
+        backend: String,
     },
+    /// The tables refused the backends.
+    #[error(transparent)]
+    Table(#[from] TableError),
     /// HTTP mode is not implemented yet.
     #[error("frontend '{frontend}': mode http is not supported by this engine yet")]
     HttpUnsupported {
@@ -152,18 +123,6 @@ pub enum PlanError {
         /// Value.
         maxconn: usize,
     },
-    /// Limits out of range.
-    #[error("backend '{backend}': {what} {value} is above the maximum of {max}")]
-    BackendLimit {
-        /// Backend name.
-        backend: String,
-        /// `retries` or `servers`.
-        what: &'static str,
-        /// Value.
-        value: usize,
-        /// Limit.
-        max: usize,
-    },
     /// The fd limit cannot hold maxconn proxied connections.
     #[error("maxconn {maxconn} needs {needed} file descriptors but the limit is {limit}")]
     FdLimit {
@@ -177,10 +136,42 @@ pub enum PlanError {
 }
 
 impl Plan {
-    /// A one-frontend, one-backend TCP plan (examples and tests).
+    /// A one-frontend, one-backend TCP plan (examples and tests): roundrobin, 3 retries
+    /// with redispatch, connect 5s, client/server 30s, one thread.
     pub fn simple_tcp(bind: SocketAddr, servers: &[SocketAddr]) -> Plan {
-        Plan {
+        Plan::simple_tcp_with(bind, servers, 1, |_| {}).unwrap_or_else(|_| Plan {
             threads: 1,
+            cpu_map: Vec::new(),
+            pin: false,
+            maxconn: 4096,
+            listener_per_thread: false,
+            hard_stop_after: None,
+            frontends: Vec::new(),
+            snapshot: Snapshot::new(1),
+        })
+    }
+
+    /// Like [`Plan::simple_tcp`] with `threads` threads, and `edit` applied to the
+    /// backend config before the snapshot is built.
+    pub fn simple_tcp_with(
+        bind: SocketAddr,
+        servers: &[SocketAddr],
+        threads: usize,
+        edit: impl FnOnce(&mut BackendConfig),
+    ) -> Result<Plan, TableError> {
+        let mut be = BackendConfig::new("be");
+        be.settings.retries = 3;
+        be.settings.redispatch = true;
+        be.settings.timeout_connect = Some(Duration::from_secs(5));
+        be.settings.timeout_server = Some(Duration::from_secs(30));
+        be.servers = servers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ServerConfig::new(format!("s{}", i + 1), *a))
+            .collect();
+        edit(&mut be);
+        let mut plan = Plan {
+            threads,
             cpu_map: Vec::new(),
             pin: false,
             maxconn: 4096,
@@ -191,26 +182,13 @@ impl Plan {
                 binds: vec![bind],
                 maxconn: 4096,
                 mode: Mode::Tcp,
-                default_backend: Some(0),
+                default_backend: Some("be".into()),
                 timeout_client: Some(Duration::from_secs(30)),
             }],
-            backends: vec![BackendPlan {
-                name: "be".into(),
-                servers: servers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| ServerPlan {
-                        name: format!("s{}", i + 1),
-                        addr: *a,
-                    })
-                    .collect(),
-                retries: 3,
-                redispatch: true,
-                timeout_connect: Some(Duration::from_secs(5)),
-                timeout_server: Some(Duration::from_secs(30)),
-                timeout_tunnel: None,
-            }],
-        }
+            snapshot: Snapshot::new(1),
+        };
+        plan.snapshot = Snapshot::from_config(plan.thread_count(), &[be])?;
+        Ok(plan)
     }
 
     /// Number of engine threads this plan runs (resolves 0 to the CPU count).
@@ -260,32 +238,13 @@ impl Plan {
                     maxconn: 0,
                 });
             }
-            if let Some(index) = fe.default_backend {
-                if index >= self.backends.len() {
+            if let Some(name) = &fe.default_backend {
+                if self.snapshot.backend(name).is_none() {
                     return Err(PlanError::NoSuchBackend {
                         frontend: fe.name.clone(),
-                        index,
-                        count: self.backends.len(),
+                        backend: name.clone(),
                     });
                 }
-            }
-        }
-        for be in &self.backends {
-            if be.retries > RETRIES_MAX {
-                return Err(PlanError::BackendLimit {
-                    backend: be.name.clone(),
-                    what: "retries",
-                    value: be.retries as usize,
-                    max: RETRIES_MAX as usize,
-                });
-            }
-            if be.servers.len() > SERVERS_PER_BACKEND_MAX {
-                return Err(PlanError::BackendLimit {
-                    backend: be.name.clone(),
-                    what: "servers",
-                    value: be.servers.len(),
-                    max: SERVERS_PER_BACKEND_MAX,
-                });
             }
         }
         let needed = (self.maxconn as u64)
@@ -313,7 +272,7 @@ mod tests {
 
     #[test]
     fn validate_accepts_and_rejects() {
-        assert_eq!(base().validate(20_000), Ok(()));
+        assert!(base().validate(20_000).is_ok());
         let mut cases: Vec<(Plan, &str)> = Vec::new();
         let mut p = base();
         p.threads = 65;
@@ -325,17 +284,14 @@ mod tests {
         p.frontends[0].binds.clear();
         cases.push((p, "frontend 'fe' has no bind address"));
         let mut p = base();
-        p.frontends[0].default_backend = Some(3);
-        cases.push((p, "frontend 'fe' refers to backend #3 but only 1 exist"));
+        p.frontends[0].default_backend = Some("nope".into());
+        cases.push((p, "frontend 'fe' refers to unknown backend 'nope'"));
         let mut p = base();
         p.frontends[0].mode = Mode::Http;
         cases.push((
             p,
             "frontend 'fe': mode http is not supported by this engine yet",
         ));
-        let mut p = base();
-        p.backends[0].retries = 101;
-        cases.push((p, "backend 'be': retries 101 is above the maximum of 100"));
         let mut p = base();
         p.maxconn = 10_000;
         cases.push((

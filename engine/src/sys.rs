@@ -212,6 +212,22 @@ pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "socket is not ipv4/ipv6"))
 }
 
+/// The address of a connected socket's peer.
+pub fn peer_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+    let mut raw = RawSockAddr::empty();
+    // SAFETY: `fd` is borrowed; `raw.storage` and `raw.len` are owned by this frame and
+    // the kernel writes at most `raw.len` bytes.
+    cvt(unsafe {
+        libc::getpeername(
+            fd.as_raw_fd(),
+            (&mut raw.storage as *mut libc::sockaddr_storage).cast(),
+            &mut raw.len,
+        )
+    })?;
+    raw.to_std()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "socket is not ipv4/ipv6"))
+}
+
 /// Half-closes the write side: the peer reads EOF after the bytes already sent.
 pub fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: `fd` is borrowed for the call; no memory is passed.

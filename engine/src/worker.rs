@@ -19,7 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,8 +28,11 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::plan::{BackendPlan, Plan, PlanError};
+use crate::balance::{Balance, LbState};
+use crate::counters::{Counter, FrontendConn, FrontendCounters};
+use crate::plan::{Plan, PlanError};
 use crate::sys;
+use crate::table::{Backend, ConnSlot, Pick, QueueTicket, Snapshot, Tables};
 use crate::tcp::{Abort, Dir, Phase, TcpConn, BUF_BYTES};
 use crate::uring::{accepted_fd, Completion, IoBuf, Ring};
 
@@ -50,6 +53,17 @@ pub const IDLE_WAIT_MAX: Duration = Duration::from_secs(1);
 
 /// Longest turn-around delay before retrying the same server (HAProxy: min(connect, 1s)).
 pub const RETRY_DELAY_MAX: Duration = Duration::from_secs(1);
+
+/// Most retries per connection: HAProxy accepts any int, but more than this only
+/// delays the error by one turn-around second each.
+pub const RETRIES_MAX: u32 = 100;
+
+/// How often a connection waiting in a backend queue (all servers at `maxconn`) picks
+/// again; slots freed by other threads don't wake this one.
+pub const QUEUE_POLL: Duration = Duration::from_millis(10);
+
+/// Queue wait limit when neither `timeout queue` nor `timeout connect` is set.
+pub const QUEUE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
 
 /// Back-off after an accept error such as EMFILE.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -247,26 +261,12 @@ impl CounterSet {
     }
 }
 
-/// One thread's counters.
+/// One thread's counters (frontend/backend/server counters live in the tables' sharded
+/// [`crate::counters::Counters`]).
 #[derive(Debug, Default)]
 pub struct ThreadCounters {
     /// Whole thread.
     pub global: CounterSet,
-    /// Per frontend, by plan index.
-    pub frontends: Vec<CounterSet>,
-    /// Per backend, by plan index.
-    pub backends: Vec<CounterSet>,
-}
-
-/// Counters summed over all threads.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CountersSnapshot {
-    /// Whole engine.
-    pub global: Counts,
-    /// Per frontend.
-    pub frontends: Vec<Counts>,
-    /// Per backend.
-    pub backends: Vec<Counts>,
 }
 
 const RUNNING: u8 = 0;
@@ -274,6 +274,8 @@ const STOPPING: u8 = 1;
 
 struct Shared {
     plan: Plan,
+    tables: Arc<Tables>,
+    fe_counters: Vec<Arc<FrontendCounters>>,
     stop: AtomicU8,
     hard_deadline: Mutex<Option<Instant>>,
     global_slots: AtomicUsize,
@@ -386,21 +388,17 @@ impl Engine {
                 what: "create eventfd",
                 source,
             })?);
-            counters.push(Arc::new(ThreadCounters {
-                global: CounterSet::default(),
-                frontends: plan
-                    .frontends
-                    .iter()
-                    .map(|_| CounterSet::default())
-                    .collect(),
-                backends: plan
-                    .backends
-                    .iter()
-                    .map(|_| CounterSet::default())
-                    .collect(),
-            }));
+            counters.push(Arc::new(ThreadCounters::default()));
         }
+        let mut plan = plan;
+        let snapshot = std::mem::replace(&mut plan.snapshot, Snapshot::new(1));
         let shared = Arc::new(Shared {
+            tables: Arc::new(Tables::new(snapshot)),
+            fe_counters: plan
+                .frontends
+                .iter()
+                .map(|_| Arc::new(FrontendCounters::new(threads)))
+                .collect(),
             frontend_slots: plan.frontends.iter().map(|_| AtomicUsize::new(0)).collect(),
             plan,
             stop: AtomicU8::new(RUNNING),
@@ -497,24 +495,23 @@ impl EngineHandle {
         first
     }
 
-    /// Counters summed over threads.
-    pub fn counters(&self) -> CountersSnapshot {
-        let plan = &self.shared.plan;
-        let mut s = CountersSnapshot {
-            global: Counts::default(),
-            frontends: vec![Counts::default(); plan.frontends.len()],
-            backends: vec![Counts::default(); plan.backends.len()],
-        };
-        for c in &self.shared.counters {
-            c.global.read_into(&mut s.global);
-            for (set, out) in c.frontends.iter().zip(s.frontends.iter_mut()) {
-                set.read_into(out);
-            }
-            for (set, out) in c.backends.iter().zip(s.backends.iter_mut()) {
-                set.read_into(out);
-            }
+    /// Engine-wide counters summed over threads.
+    pub fn counters(&self) -> Counts {
+        let mut c = Counts::default();
+        for t in &self.shared.counters {
+            t.global.read_into(&mut c);
         }
-        s
+        c
+    }
+
+    /// The backend tables the Runtime API drives (add/remove, state, weight, address).
+    pub fn tables(&self) -> &Arc<Tables> {
+        &self.shared.tables
+    }
+
+    /// Per-frontend counters, by index in [`Plan::frontends`].
+    pub fn frontend_counters(&self) -> &[Arc<FrontendCounters>] {
+        &self.shared.fe_counters
     }
 }
 
@@ -527,9 +524,16 @@ pub enum Proto {
 struct Conn {
     id: u64,
     frontend: usize,
-    backend: Option<usize>,
-    /// Server index currently used (routing stand-in until tables).
-    server: Option<usize>,
+    /// Holds the frontend's `scur` while the connection lives.
+    fe_conn: FrontendConn,
+    /// The backend version this connection was routed with.
+    backend: Option<Arc<Backend>>,
+    /// The chosen server's place (counts in its `scur`/`maxconn`).
+    slot: Option<ConnSlot>,
+    /// Waiting for a server place since `Pick::Queue`, until the given instant.
+    queue: Option<(QueueTicket, Instant)>,
+    /// Client address, for `balance source`.
+    client_ip: Option<IpAddr>,
     retries_left: u32,
     inflight: u32,
     /// Deadline of this connection's live entry in the timer heap (others are stale).
@@ -557,7 +561,7 @@ struct Worker {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     wake_buf: IoBuf,
     wake_armed: bool,
-    rr: Vec<usize>,
+    lb: LbState,
     next_id: u64,
     now: Instant,
     stopping: bool,
@@ -577,7 +581,6 @@ impl Worker {
             .get(thread)
             .cloned()
             .ok_or_else(|| io::Error::other("no counters for thread"))?;
-        let rr = vec![thread; shared.plan.backends.len()];
         Ok(Worker {
             thread,
             ring,
@@ -598,7 +601,7 @@ impl Worker {
             timers: BinaryHeap::new(),
             wake_buf: IoBuf::new(8),
             wake_armed: false,
-            rr,
+            lb: LbState::new(thread),
             next_id: 1,
             now: Instant::now(),
             stopping: false,
@@ -806,93 +809,125 @@ impl Worker {
     fn new_conn(&mut self, frontend: usize, fd: OwnedFd) {
         let _ = sys::set_nodelay(fd.as_fd());
         let bufs = [self.take_buf(), self.take_buf()];
-        let fe = self.shared.plan.frontends.get(frontend);
-        let backend = fe.and_then(|f| f.default_backend);
+        let snap = self.shared.tables.load();
+        let backend = self
+            .shared
+            .plan
+            .frontends
+            .get(frontend)
+            .and_then(|f| f.default_backend.as_deref())
+            .and_then(|name| snap.backend(name))
+            .filter(|b| b.published)
+            .cloned();
+        drop(snap);
         let retries = backend
-            .and_then(|b| self.shared.plan.backends.get(b))
-            .map(|b| b.retries)
+            .as_ref()
+            .map(|b| b.settings.retries.min(RETRIES_MAX))
             .unwrap_or(0);
+        let client_ip = match &backend {
+            Some(b) if b.balance == Balance::Source => {
+                sys::peer_addr(fd.as_fd()).ok().map(|a| a.ip())
+            }
+            _ => None,
+        };
+        let Some(fe_counters) = self.shared.fe_counters.get(frontend) else {
+            return; // unreachable: listeners are checked against the plan at start
+        };
+        let fe_conn = fe_counters.accept(self.thread);
         let id = self.next_id;
         self.next_id += 1;
         let conn = Box::new(Conn {
             id,
             frontend,
+            fe_conn,
             backend,
-            server: None,
+            slot: None,
+            queue: None,
+            client_ip,
             retries_left: retries,
             inflight: 0,
             timer_at: None,
             proto: Proto::Tcp(TcpConn::new(fd, bufs, self.now)),
         });
         let key = self.conns.insert(conn);
-        for set in self.sets(frontend, backend) {
-            CounterSet::add(&set.conns_cur, 1);
-            CounterSet::add(&set.conns_total, 1);
-        }
-        self.connect(key, None);
+        CounterSet::add(&self.counters.global.conns_cur, 1);
+        CounterSet::add(&self.counters.global.conns_total, 1);
+        self.route(key, false);
         self.pump(key);
         self.arm_timer(key);
     }
 
-    fn sets(&self, frontend: usize, backend: Option<usize>) -> Vec<&CounterSet> {
-        let mut v = vec![&self.counters.global];
-        if let Some(f) = self.counters.frontends.get(frontend) {
-            v.push(f);
-        }
-        if let Some(b) = backend.and_then(|b| self.counters.backends.get(b)) {
-            v.push(b);
-        }
-        v
+    fn count(&self, f: impl Fn(&CounterSet)) {
+        f(&self.counters.global);
     }
 
-    fn count(&self, key: usize, f: impl Fn(&CounterSet)) {
-        if let Some(c) = self.conns.get(key) {
-            for set in self.sets(c.frontend, c.backend) {
-                f(set);
-            }
+    /// Adds to the chosen server's and backend's totals, if a server was chosen.
+    fn count_server(&self, key: usize, c: Counter, n: u64) {
+        if let Some(slot) = self.conns.get(key).and_then(|c| c.slot.as_ref()) {
+            slot.add(c, n);
         }
     }
 
-    /// Server choice, kept behind one function until the tables module provides
-    /// `Backend::pick`. Round-robin per thread; `exclude` is skipped when another exists.
-    fn pick_server(
-        &mut self,
-        backend: usize,
-        exclude: Option<usize>,
-    ) -> Option<(usize, SocketAddr)> {
-        let be: &BackendPlan = self.shared.plan.backends.get(backend)?;
-        let n = be.servers.len();
-        if n == 0 {
-            return None;
-        }
-        let rr = self.rr.get_mut(backend)?;
-        for _ in 0..n {
-            let i = *rr % n;
-            *rr = rr.wrapping_add(1);
-            if Some(i) == exclude && n > 1 {
-                continue;
-            }
-            return be.servers.get(i).map(|s| (i, s.addr));
-        }
-        None
-    }
-
-    fn backend_plan(&self, key: usize) -> Option<&BackendPlan> {
-        let b = self.conns.get(key)?.backend?;
-        self.shared.plan.backends.get(b)
-    }
-
-    /// Starts a connect to a server (excluding `exclude` when redispatching).
-    fn connect(&mut self, key: usize, exclude: Option<usize>) {
-        let Some(backend) = self.conns.get(key).and_then(|c| c.backend) else {
+    /// Chooses a server with the backend's algorithm and starts connecting; with
+    /// `redispatch`, another server than the current one when one is usable.
+    fn route(&mut self, key: usize, redispatch: bool) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(backend) = conn.backend.clone() else {
             self.close(key);
             return;
         };
-        let Some((si, addr)) = self.pick_server(backend, exclude) else {
+        let exclude = if redispatch {
+            conn.slot.as_ref().map(|s| Arc::clone(s.server()))
+        } else {
+            None
+        };
+        match backend.pick(&mut self.lb, conn.client_ip, exclude.as_deref()) {
+            Pick::Server(slot) => {
+                conn.queue = None;
+                conn.slot = Some(slot); // drops the previous place, if any
+                self.start_connect(key);
+            }
+            Pick::Queue => {
+                let s = &backend.settings;
+                let limit = s
+                    .timeout_queue
+                    .or(s.timeout_connect)
+                    .unwrap_or(QUEUE_TIMEOUT_DEFAULT);
+                let until = match &conn.queue {
+                    Some((_, until)) => *until,
+                    None => {
+                        let until = now + limit;
+                        conn.queue = Some((backend.enqueue(), until));
+                        until
+                    }
+                };
+                if now >= until {
+                    self.count(|s| CounterSet::add(&s.timeouts, 1));
+                    self.close(key);
+                    return;
+                }
+                let Proto::Tcp(t) = &mut conn.proto;
+                t.phase = Phase::WaitRetry((now + QUEUE_POLL).min(until));
+                self.arm_timer(key);
+            }
+            Pick::NoServer => self.close(key),
+        }
+    }
+
+    /// Connects to the server of the connection's slot.
+    fn start_connect(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let (Some(slot), Some(backend)) = (&conn.slot, &conn.backend) else {
             self.close(key);
             return;
         };
-        let timeout = self.backend_plan(key).and_then(|b| b.timeout_connect);
+        let addr = slot.addr();
+        let timeout = backend.settings.timeout_connect;
         let sock = match sys::tcp_socket(&addr) {
             Ok(s) => s,
             Err(_) => {
@@ -901,16 +936,11 @@ impl Worker {
             }
         };
         let _ = sys::set_nodelay(sock.as_fd());
-        let now = self.now;
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        conn.server = Some(si);
         let Proto::Tcp(t) = &mut conn.proto;
         debug_assert!(t.server.is_none(), "connect with a server socket open");
         t.server_addr = sys::RawSockAddr::new(&addr);
         t.phase = Phase::Connecting;
-        t.server_active = now;
+        t.server_active = self.now;
         let raw = sock.as_raw_fd();
         t.server = Some(sock);
         let r = self.ring.connect(
@@ -948,8 +978,14 @@ impl Worker {
 
     fn abort(&mut self, key: usize, a: Abort) {
         match a {
-            Abort::Client(_) => self.count(key, |s| CounterSet::add(&s.client_aborts, 1)),
-            Abort::Server(_) => self.count(key, |s| CounterSet::add(&s.server_aborts, 1)),
+            Abort::Client(_) => {
+                self.count(|s| CounterSet::add(&s.client_aborts, 1));
+                self.count_server(key, Counter::ClientAborts, 1);
+            }
+            Abort::Server(_) => {
+                self.count(|s| CounterSet::add(&s.server_aborts, 1));
+                self.count_server(key, Counter::ServerAborts, 1);
+            }
             Abort::Internal => {}
         }
         self.close(key);
@@ -979,10 +1015,18 @@ impl Worker {
                     match t.on_recv(dir, result, now) {
                         Ok(p) => {
                             if p.from_client > 0 {
-                                self.count(key, |s| CounterSet::add(&s.bytes_in, p.from_client));
+                                conn.fe_conn.add(Counter::BytesIn, p.from_client);
+                                CounterSet::add(&self.counters.global.bytes_in, p.from_client);
+                                if let Some(slot) = &conn.slot {
+                                    slot.add(Counter::BytesIn, p.from_client);
+                                }
                             }
                             if p.from_server > 0 {
-                                self.count(key, |s| CounterSet::add(&s.bytes_out, p.from_server));
+                                conn.fe_conn.add(Counter::BytesOut, p.from_server);
+                                CounterSet::add(&self.counters.global.bytes_out, p.from_server);
+                                if let Some(slot) = &conn.slot {
+                                    slot.add(Counter::BytesOut, p.from_server);
+                                }
                             }
                             self.pump(key);
                         }
@@ -1022,13 +1066,14 @@ impl Worker {
     }
 
     fn connect_failed(&mut self, key: usize, result: i32) {
-        self.count(key, |s| CounterSet::add(&s.connect_errors, 1));
-        let (redispatch, timeout_connect) = match self.backend_plan(key) {
-            Some(b) => (b.redispatch, b.timeout_connect),
-            None => (false, None),
-        };
+        self.count(|s| CounterSet::add(&s.connect_errors, 1));
+        self.count_server(key, Counter::ConnErrors, 1);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
+        };
+        let (redispatch, timeout_connect) = match &conn.backend {
+            Some(b) => (b.settings.redispatch, b.settings.timeout_connect),
+            None => (false, None),
         };
         let Proto::Tcp(t) = &mut conn.proto;
         // The connect has completed: nothing else is in flight on the server socket
@@ -1044,46 +1089,32 @@ impl Worker {
         }
         conn.retries_left -= 1;
         let last = conn.retries_left == 0;
-        let previous = conn.server;
-        self.count(key, |s| CounterSet::add(&s.retries, 1));
+        CounterSet::add(&self.counters.global.retries, 1);
         if redispatch && last {
-            self.count(key, |s| CounterSet::add(&s.redispatches, 1));
-            self.connect(key, previous);
+            // HAProxy's default `option redispatch`: the last retry goes elsewhere.
+            // `Backend::pick` counts the redispatch on the backend and old server.
+            self.count(|s| CounterSet::add(&s.redispatches, 1));
+            self.route(key, true);
         } else if result == -libc::ECANCELED || result == -libc::ETIMEDOUT {
             // The connect timed out: the turn-around delay has already passed.
-            self.retry_same(key);
+            self.count_server(key, Counter::Retries, 1);
+            self.start_connect(key);
         } else {
+            if let Some(slot) = &conn.slot {
+                slot.add(Counter::Retries, 1);
+            }
             let delay = timeout_connect
                 .unwrap_or(RETRY_DELAY_MAX)
                 .min(RETRY_DELAY_MAX);
-            let at = self.now + delay;
-            if let Some(conn) = self.conns.get_mut(key) {
-                let Proto::Tcp(t) = &mut conn.proto;
-                t.phase = Phase::WaitRetry(at);
-            }
+            t.phase = Phase::WaitRetry(self.now + delay);
             self.arm_timer(key);
         }
-    }
-
-    /// Retries the same server after the turn-around delay.
-    fn retry_same(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let prev = conn.server;
-        if let (Some(b), Some(s)) = (conn.backend, prev) {
-            // Aim the round-robin cursor so the retry picks the same server.
-            if let Some(rr) = self.rr.get_mut(b) {
-                *rr = s;
-            }
-        }
-        self.connect(key, None);
     }
 
     fn deadline(&self, key: usize) -> Option<Instant> {
         let conn = self.conns.get(key)?;
         let fe = self.shared.plan.frontends.get(conn.frontend)?;
-        let be = conn.backend.and_then(|b| self.shared.plan.backends.get(b));
+        let be = conn.backend.as_ref().map(|b| &b.settings);
         let Proto::Tcp(t) = &conn.proto;
         t.deadline(
             fe.timeout_client,
@@ -1119,7 +1150,11 @@ impl Worker {
             let Proto::Tcp(t) = &conn.proto;
             if let Phase::WaitRetry(retry_at) = t.phase {
                 if retry_at <= self.now {
-                    self.retry_same(key);
+                    if conn.queue.is_some() {
+                        self.route(key, false);
+                    } else {
+                        self.start_connect(key);
+                    }
                     self.arm_timer(key);
                     continue;
                 }
@@ -1127,7 +1162,7 @@ impl Worker {
             match self.deadline(key) {
                 Some(d) if d > self.now => self.arm_timer(key),
                 Some(_) => {
-                    self.count(key, |s| CounterSet::add(&s.timeouts, 1));
+                    self.count(|s| CounterSet::add(&s.timeouts, 1));
                     self.close(key);
                 }
                 None => {}
@@ -1181,9 +1216,7 @@ impl Worker {
             conn.inflight == 0,
             "freeing a connection with operations in flight"
         );
-        for set in self.sets(conn.frontend, conn.backend) {
-            CounterSet::sub(&set.conns_cur, 1);
-        }
+        CounterSet::sub(&self.counters.global.conns_cur, 1);
         self.shared.release(conn.frontend);
         let Proto::Tcp(t) = conn.proto;
         // Dropping the fds closes them: no operation refers to them any more.
@@ -1219,6 +1252,8 @@ mod tests {
         plan.maxconn = 3;
         plan.frontends[0].maxconn = 2;
         let shared = Shared {
+            tables: Arc::new(Tables::new(Snapshot::new(1))),
+            fe_counters: Vec::new(),
             frontend_slots: vec![AtomicUsize::new(0)],
             plan,
             stop: AtomicU8::new(RUNNING),

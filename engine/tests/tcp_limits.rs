@@ -21,9 +21,10 @@ fn read_banner(s: &TcpStream) -> std::io::Result<String> {
 #[test]
 fn timeout_client_closes_an_idle_connection() {
     let a = echo_server("srvA");
-    let mut p = plan(&[a], 1);
+    let mut p = plan_with(&[a], 1, |be| {
+        be.settings.timeout_server = Some(Duration::from_millis(300));
+    });
     p.frontends[0].timeout_client = Some(Duration::from_millis(300));
-    p.backends[0].timeout_server = Some(Duration::from_millis(300));
     let (h, fe) = start(p);
     let s = TcpStream::connect(fe).expect("connect");
     s.set_read_timeout(Some(STEP)).expect("timeout");
@@ -36,7 +37,7 @@ fn timeout_client_closes_an_idle_connection() {
         took >= Duration::from_millis(250) && took < Duration::from_secs(5),
         "{took:?}"
     );
-    assert_eq!(h.counters().global.timeouts, 1);
+    assert_eq!(h.counters().timeouts, 1);
     h.stop_now();
     join_within(h, STEP);
 }
@@ -44,10 +45,11 @@ fn timeout_client_closes_an_idle_connection() {
 #[test]
 fn timeout_tunnel_overrides_client_and_server_once_connected() {
     let a = echo_server("srvA");
-    let mut p = plan(&[a], 1);
+    let mut p = plan_with(&[a], 1, |be| {
+        be.settings.timeout_server = Some(Duration::from_millis(200));
+        be.settings.timeout_tunnel = Some(Duration::from_millis(1500));
+    });
     p.frontends[0].timeout_client = Some(Duration::from_millis(200));
-    p.backends[0].timeout_server = Some(Duration::from_millis(200));
-    p.backends[0].timeout_tunnel = Some(Duration::from_millis(1500));
     let (h, fe) = start(p);
     let mut s = TcpStream::connect(fe).expect("connect");
     s.set_read_timeout(Some(STEP)).expect("timeout");
@@ -89,10 +91,11 @@ fn blackhole() -> (OwnedFd, Vec<TcpStream>, SocketAddr) {
 #[test]
 fn timeout_connect_fires_on_a_blackholed_server() {
     let (_fd, _fillers, hole) = blackhole();
-    let mut p = plan(&[hole], 1);
-    p.backends[0].timeout_connect = Some(Duration::from_millis(200));
-    p.backends[0].retries = 1;
-    p.backends[0].redispatch = false;
+    let p = plan_with(&[hole], 1, |be| {
+        be.settings.timeout_connect = Some(Duration::from_millis(200));
+        be.settings.retries = 1;
+        be.settings.redispatch = false;
+    });
     let (h, fe) = start(p);
     let s = TcpStream::connect(fe).expect("connect");
     s.set_read_timeout(Some(STEP)).expect("timeout");
@@ -106,7 +109,7 @@ fn timeout_connect_fires_on_a_blackholed_server() {
         "two connect timeouts: {took:?}"
     );
     let c = h.counters();
-    assert_eq!((c.global.connect_errors, c.global.retries), (2, 1), "{c:?}");
+    assert_eq!((c.connect_errors, c.retries), (2, 1), "{c:?}");
     h.stop_now();
     join_within(h, STEP);
 }
@@ -141,7 +144,7 @@ fn maxconn_makes_excess_connections_wait_not_drop() {
             "a queued connection was served past maxconn: {r:?}"
         );
     }
-    assert_eq!(h.counters().global.conns_total, 2);
+    assert_eq!(h.counters().conns_total, 2);
     held.clear();
     for s in &waiting {
         s.set_read_timeout(Some(STEP)).expect("timeout");
@@ -151,8 +154,8 @@ fn maxconn_makes_excess_connections_wait_not_drop() {
         assert_eq!(read_banner(&s).expect("served after slots freed"), "srvA\n");
         drop(s);
     }
-    assert!(wait_until(STEP, || h.counters().global.conns_cur == 0));
-    assert_eq!(h.counters().global.conns_total, 5, "none dropped");
+    assert!(wait_until(STEP, || h.counters().conns_cur == 0));
+    assert_eq!(h.counters().conns_total, 5, "none dropped");
     h.stop_now();
     join_within(h, STEP);
 }
@@ -206,7 +209,7 @@ fn soak_two_thousand_connections_leave_nothing_behind() {
     let (h, fe) = start(plan(&[a], 2));
     // Warm up, then measure fds.
     echo_once(fe, 10, 0).expect("warm-up");
-    assert!(wait_until(STEP, || h.counters().global.conns_cur == 0));
+    assert!(wait_until(STEP, || h.counters().conns_cur == 0));
     let fds_before = engine::sys::open_fd_count();
     let workers: Vec<_> = (0..8u64)
         .map(|t| {
@@ -228,11 +231,11 @@ fn soak_two_thousand_connections_leave_nothing_behind() {
         w.join().expect("thread").expect("soak client");
     }
     assert!(
-        wait_until(STEP, || h.counters().global.conns_cur == 0),
+        wait_until(STEP, || h.counters().conns_cur == 0),
         "connections stuck: {:?}",
         h.counters()
     );
-    assert_eq!(h.counters().global.conns_total, 2001);
+    assert_eq!(h.counters().conns_total, 2001);
     // Server-side threads of the echo server may lag; allow a little slack for them.
     assert!(
         wait_until(STEP, || engine::sys::open_fd_count() <= fds_before + 4),

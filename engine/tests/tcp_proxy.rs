@@ -30,8 +30,8 @@ fn two_hundred_concurrent_64k_streams_echo_byte_exact() {
         "{banners:?}"
     );
     let c = h.counters();
-    assert_eq!(c.global.conns_total, 200);
-    assert!(c.global.bytes_in >= 200 * 65536, "{c:?}");
+    assert_eq!(c.conns_total, 200);
+    assert!(c.bytes_in >= 200 * 65536, "{c:?}");
     h.stop_now();
     join_within(h, STEP);
 }
@@ -42,7 +42,7 @@ fn sixty_four_mib_stream_with_half_close() {
     let (h, fe) = start(plan(&[a], 1));
     assert_eq!(echo_once(fe, 64 << 20, 7).as_deref(), Ok("srvA"));
     assert!(
-        wait_until(STEP, || h.counters().global.conns_cur == 0),
+        wait_until(STEP, || h.counters().conns_cur == 0),
         "connection not closed after both FINs"
     );
     h.stop_now();
@@ -73,7 +73,7 @@ fn server_half_close_reaches_client_while_client_still_sends() {
     s.write_all(b"late data").expect("write after server FIN");
     s.shutdown(std::net::Shutdown::Write).expect("shutdown");
     assert_eq!(srv.join().expect("server"), b"late data");
-    assert!(wait_until(STEP, || h.counters().global.conns_cur == 0));
+    assert!(wait_until(STEP, || h.counters().conns_cur == 0));
     h.stop_now();
     join_within(h, STEP);
 }
@@ -97,10 +97,11 @@ fn roundrobin_alternates_between_two_servers() {
 fn failover_with_redispatch_when_a_server_refuses() {
     let a = echo_server("srvA");
     let down = refused_addr();
-    let mut p = plan(&[a, down], 1);
-    p.backends[0].retries = 2;
-    p.backends[0].redispatch = true;
-    p.backends[0].timeout_connect = Some(Duration::from_millis(200));
+    let p = plan_with(&[a, down], 1, |be| {
+        be.settings.retries = 2;
+        be.settings.redispatch = true;
+        be.settings.timeout_connect = Some(Duration::from_millis(200));
+    });
     let (h, fe) = start(p);
     let workers: Vec<_> = (0..20u64)
         .map(|i| std::thread::spawn(move || echo_once(fe, 1024, i)))
@@ -109,9 +110,9 @@ fn failover_with_redispatch_when_a_server_refuses() {
         assert_eq!(w.join().expect("client").as_deref(), Ok("srvA"));
     }
     let c = h.counters();
-    assert!(c.global.connect_errors >= 10, "{c:?}");
-    assert!(c.global.redispatches >= 5, "{c:?}");
-    assert_eq!(c.global.retries, c.global.connect_errors, "{c:?}");
+    assert!(c.connect_errors >= 10, "{c:?}");
+    assert!(c.redispatches >= 5, "{c:?}");
+    assert_eq!(c.retries, c.connect_errors, "{c:?}");
     h.stop_now();
     join_within(h, STEP);
 }
@@ -119,10 +120,11 @@ fn failover_with_redispatch_when_a_server_refuses() {
 #[test]
 fn without_redispatch_a_refused_server_closes_the_client() {
     let down = refused_addr();
-    let mut p = plan(&[down], 1);
-    p.backends[0].retries = 1;
-    p.backends[0].redispatch = false;
-    p.backends[0].timeout_connect = Some(Duration::from_millis(100));
+    let p = plan_with(&[down], 1, |be| {
+        be.settings.retries = 1;
+        be.settings.redispatch = false;
+        be.settings.timeout_connect = Some(Duration::from_millis(100));
+    });
     let (h, fe) = start(p);
     let mut s = TcpStream::connect(fe).expect("connect");
     s.set_read_timeout(Some(STEP)).expect("timeout");
@@ -130,7 +132,7 @@ fn without_redispatch_a_refused_server_closes_the_client() {
     let _ = s.read_to_end(&mut got);
     assert!(got.is_empty());
     let c = h.counters();
-    assert_eq!((c.global.connect_errors, c.global.retries), (2, 1), "{c:?}");
+    assert_eq!((c.connect_errors, c.retries), (2, 1), "{c:?}");
     h.stop_now();
     join_within(h, STEP);
 }
@@ -157,7 +159,7 @@ fn backend_reset_mid_stream_closes_only_that_client() {
     assert!(r.is_ok() || r.is_err(), "the client sees the close");
     assert!(got.len() <= 1024);
     assert!(
-        wait_until(STEP, || h.counters().global.server_aborts == 1),
+        wait_until(STEP, || h.counters().server_aborts == 1),
         "{:?}",
         h.counters()
     );
@@ -168,7 +170,7 @@ fn backend_reset_mid_stream_closes_only_that_client() {
     assert_eq!(line, "still here\n");
     drop(good);
     drop(good_r);
-    assert!(wait_until(STEP, || h.counters().global.conns_cur == 0));
+    assert!(wait_until(STEP, || h.counters().conns_cur == 0));
     h.stop_now();
     join_within(h, STEP);
 }

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use engine::plan::Plan;
+use engine::table::BackendConfig;
 use engine::worker::{Engine, EngineHandle};
 
 /// Upper bound for any single test step.
@@ -74,10 +75,22 @@ pub fn start(plan: Plan) -> (EngineHandle, SocketAddr) {
 
 /// A plan with test-friendly settings: no pinning, `threads` threads.
 pub fn plan(servers: &[SocketAddr], threads: usize) -> Plan {
-    let mut p = Plan::simple_tcp("127.0.0.1:0".parse().expect("literal"), servers);
-    p.threads = threads;
-    p.pin = false;
-    p
+    plan_with(servers, threads, |_| {})
+}
+
+/// Like [`plan`], with `edit` applied to the backend config first.
+pub fn plan_with(
+    servers: &[SocketAddr],
+    threads: usize,
+    edit: impl FnOnce(&mut BackendConfig),
+) -> Plan {
+    Plan::simple_tcp_with(
+        "127.0.0.1:0".parse().expect("literal"),
+        servers,
+        threads,
+        edit,
+    )
+    .expect("valid backend")
 }
 
 /// Deterministic pseudo-random payload.
