@@ -33,16 +33,20 @@ use crate::counters::{Counter, FrontendConn, FrontendCounters};
 use crate::plan::{Plan, PlanError};
 use crate::sys;
 use crate::table::{Backend, ConnSlot, Pick, QueueTicket, Snapshot, Tables};
-use crate::tcp::{Abort, Dir, Phase, TcpConn, BUF_BYTES};
+use crate::tcp::{Abort, Dir, Phase, TcpConn, BUF_LARGE_BYTES, BUF_SMALL_BYTES};
 use crate::uring::{accepted_fd, Completion, IoBuf, Ring};
 
 /// Connections one thread holds at most: the open-file cap of 20,000 allows ~9,900
 /// proxied connections per process, so one thread never needs more.
 pub const CONNECTIONS_PER_THREAD_MAX: usize = 10_000;
 
-/// Idle buffers kept per thread for reuse; beyond this they are freed (bounds RSS after
-/// a burst while avoiding an allocation per connection in steady state).
+/// Idle small buffers kept per thread for reuse; beyond this they are freed (bounds RSS
+/// after a burst while avoiding an allocation per connection in steady state).
 pub const BUF_POOL_MAX: usize = 1024;
+
+/// Large buffers a thread hands out at once (in use or pooled): 256 x 256 KiB = 64 MiB
+/// per thread at most; directions beyond this keep their small buffer.
+pub const LARGE_BUFS_PER_THREAD_MAX: usize = 256;
 
 /// How often a thread with paused accepts re-checks for free `maxconn` slots freed by
 /// other threads (they don't wake it: nothing on the request path crosses threads).
@@ -558,6 +562,10 @@ struct Worker {
     conns: Slab<Box<Conn>>,
     listeners: Vec<ListenerState>,
     pool: Vec<IoBuf>,
+    /// Idle large buffers; `large_out` counts all large buffers this thread allocated
+    /// (pooled or in use), capped at [`LARGE_BUFS_PER_THREAD_MAX`].
+    large_pool: Vec<IoBuf>,
+    large_out: usize,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     wake_buf: IoBuf,
     wake_armed: bool,
@@ -598,6 +606,8 @@ impl Worker {
                 .collect(),
             shared,
             pool: Vec::new(),
+            large_pool: Vec::new(),
+            large_out: 0,
             timers: BinaryHeap::new(),
             wake_buf: IoBuf::new(8),
             wake_armed: false,
@@ -803,7 +813,50 @@ impl Worker {
     }
 
     fn take_buf(&mut self) -> IoBuf {
-        self.pool.pop().unwrap_or_else(|| IoBuf::new(BUF_BYTES))
+        self.pool
+            .pop()
+            .unwrap_or_else(|| IoBuf::new(BUF_SMALL_BYTES))
+    }
+
+    /// Promotes idle halves that asked for it to a large buffer, within the thread's cap.
+    fn grow_bufs(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Proto::Tcp(t) = &mut conn.proto;
+        for half in [&mut t.c2s, &mut t.s2c] {
+            if !half.can_grow() {
+                continue;
+            }
+            let large = match self.large_pool.pop() {
+                Some(b) => b,
+                None if self.large_out < LARGE_BUFS_PER_THREAD_MAX => {
+                    self.large_out += 1;
+                    IoBuf::new(BUF_LARGE_BYTES)
+                }
+                None => {
+                    half.wants_large = false;
+                    continue;
+                }
+            };
+            let small = half.grow(large);
+            if self.pool.len() < BUF_POOL_MAX {
+                self.pool.push(small);
+            }
+        }
+    }
+
+    /// Returns a buffer to its pool (or frees it).
+    fn give_buf(&mut self, b: IoBuf) {
+        if b.is_busy() {
+            debug_assert!(false, "returning a busy buffer");
+            return; // IoBuf's Drop leaks it
+        }
+        if b.len() >= BUF_LARGE_BYTES {
+            self.large_pool.push(b);
+        } else if self.pool.len() < BUF_POOL_MAX {
+            self.pool.push(b);
+        }
     }
 
     fn new_conn(&mut self, frontend: usize, fd: OwnedFd) {
@@ -963,6 +1016,13 @@ impl Worker {
         if t.phase == Phase::Closing {
             return;
         }
+        if t.c2s.can_grow() || t.s2c.can_grow() {
+            self.grow_bufs(key);
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Proto::Tcp(t) = &mut conn.proto;
         let r = t.pump(
             &mut self.ring,
             (ud(key, TAG_C_RECV), ud(key, TAG_S_SEND)),
@@ -1221,9 +1281,7 @@ impl Worker {
         let Proto::Tcp(t) = conn.proto;
         // Dropping the fds closes them: no operation refers to them any more.
         for b in t.into_bufs() {
-            if self.pool.len() < BUF_POOL_MAX && !b.is_busy() {
-                self.pool.push(b);
-            }
+            self.give_buf(b);
         }
     }
 }
