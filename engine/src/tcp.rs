@@ -23,23 +23,44 @@ pub const BUF_LARGE_BYTES: usize = 256 * 1024;
 
 const _: () = assert!(BUF_SMALL_BYTES < BUF_LARGE_BYTES);
 
-/// One direction of a connection.
-pub struct Half {
-    /// Data in flight from source to destination.
-    pub buf: IoBuf,
+/// Bytes received into one buffer slot and not yet sent (`start == end`: empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Seg {
     /// Next byte to send.
     pub start: usize,
     /// End of received data.
     pub end: usize,
-    /// A recv on the source is in flight.
+}
+
+impl Seg {
+    fn is_empty(&self) -> bool {
+        self.start >= self.end
+    }
+}
+
+/// One direction of a connection. A small half has one buffer: recv, then send, in turn.
+/// A large half has two and keeps one recv and one send in flight at once (the next
+/// chunk arrives while the previous one is sent), always sending in receive order.
+pub struct Half {
+    /// Buffer slot 0.
+    pub buf: IoBuf,
+    /// Buffer slot 1, in large mode only.
+    pub spare: Option<IoBuf>,
+    /// Data of each slot.
+    pub seg: [Seg; 2],
+    /// Slot the next recv fills.
+    pub recv_slot: usize,
+    /// Slot the next send drains.
+    pub send_slot: usize,
+    /// A recv on the source is in flight (into `recv_slot`).
     pub recv_pending: bool,
-    /// A send on the destination is in flight.
+    /// A send on the destination is in flight (from `send_slot`).
     pub send_pending: bool,
     /// The source sent FIN.
     pub eof: bool,
     /// The destination's write side is shut (FIN forwarded): this half is finished.
     pub shut: bool,
-    /// A recv filled the small buffer: promote to a large one when idle.
+    /// A recv filled the small buffer: promote to large buffers when idle.
     pub wants_large: bool,
 }
 
@@ -47,8 +68,10 @@ impl Half {
     fn new(buf: IoBuf) -> Half {
         Half {
             buf,
-            start: 0,
-            end: 0,
+            spare: None,
+            seg: [Seg::default(); 2],
+            recv_slot: 0,
+            send_slot: 0,
             recv_pending: false,
             send_pending: false,
             eof: false,
@@ -57,27 +80,97 @@ impl Half {
         }
     }
 
-    /// Whether the buffer can be swapped for a large one now (idle, empty, asked for).
-    pub fn can_grow(&self) -> bool {
-        self.wants_large
-            && !self.busy()
-            && self.start == self.end
-            && self.buf.len() < BUF_LARGE_BYTES
+    fn slots(&self) -> usize {
+        if self.spare.is_some() {
+            2
+        } else {
+            1
+        }
     }
 
-    /// Swaps in `large` and returns the previous buffer (only when [`Half::can_grow`]).
-    pub fn grow(&mut self, large: IoBuf) -> IoBuf {
-        debug_assert!(self.can_grow(), "growing a busy or non-empty half");
-        debug_assert!(large.len() == BUF_LARGE_BYTES && !large.is_busy());
-        self.wants_large = false;
-        self.start = 0;
-        self.end = 0;
-        std::mem::replace(&mut self.buf, large)
+    fn slot_buf(&mut self, slot: usize) -> Option<&mut IoBuf> {
+        match slot {
+            0 => Some(&mut self.buf),
+            1 => self.spare.as_mut(),
+            _ => None,
+        }
     }
 
-    /// Whether an operation of this half owns its buffer.
+    /// Whether an operation of this half owns a buffer.
     pub fn busy(&self) -> bool {
         self.recv_pending || self.send_pending
+    }
+
+    /// Whether no received byte waits to be sent.
+    pub fn drained(&self) -> bool {
+        self.seg.iter().all(Seg::is_empty)
+    }
+
+    /// Whether the buffers can be swapped for large ones now (idle, empty, asked for).
+    pub fn can_grow(&self) -> bool {
+        self.wants_large && !self.busy() && self.drained() && self.spare.is_none()
+    }
+
+    /// Swaps in two large buffers and returns the previous one (only when
+    /// [`Half::can_grow`]).
+    pub fn grow(&mut self, large: [IoBuf; 2]) -> IoBuf {
+        debug_assert!(self.can_grow(), "growing a busy or non-empty half");
+        debug_assert!(large
+            .iter()
+            .all(|b| b.len() == BUF_LARGE_BYTES && !b.is_busy()));
+        let [a, b] = large;
+        self.wants_large = false;
+        self.seg = [Seg::default(); 2];
+        self.recv_slot = 0;
+        self.send_slot = 0;
+        self.spare = Some(b);
+        std::mem::replace(&mut self.buf, a)
+    }
+
+    /// Submits this half's next send and recv, if any. `dst` is `None` until connected.
+    fn pump(
+        &mut self,
+        ring: &mut Ring,
+        src: RawFd,
+        dst: Option<RawFd>,
+        ud: (u64, u64),
+        inflight: &mut u32,
+    ) -> Result<(), Abort> {
+        let n = self.slots();
+        if !self.send_pending {
+            if let Some(dst) = dst {
+                let slot = self.send_slot;
+                let seg = self.seg.get(slot).copied().unwrap_or_default();
+                if !seg.is_empty() {
+                    let buf = self.slot_buf(slot).ok_or(Abort::Internal)?;
+                    ring.send(dst, buf, seg.start, seg.end, ud.1)
+                        .map_err(|_| Abort::Internal)?;
+                    self.send_pending = true;
+                    *inflight += 1;
+                }
+            }
+        }
+        if !self.recv_pending && !self.eof && src >= 0 {
+            let slot = self.recv_slot;
+            let free = self.seg.get(slot).is_some_and(Seg::is_empty);
+            // With one slot, the buffer is also the one being sent.
+            let sending_it = self.send_pending && self.send_slot == slot;
+            if free && !sending_it {
+                let buf = self.slot_buf(slot).ok_or(Abort::Internal)?;
+                ring.recv(src, buf, ud.0).map_err(|_| Abort::Internal)?;
+                self.recv_pending = true;
+                *inflight += 1;
+            }
+        }
+        debug_assert!(self.recv_slot < n && self.send_slot < n);
+        Ok(())
+    }
+
+    fn take_bufs(self, out: &mut Vec<IoBuf>) {
+        out.push(self.buf);
+        if let Some(b) = self.spare {
+            out.push(b);
+        }
     }
 }
 
@@ -162,12 +255,13 @@ impl TcpConn {
     }
 
     /// Gives back the buffers (only when nothing is in flight).
-    pub fn into_bufs(self) -> [IoBuf; 2] {
+    pub fn into_bufs(self, out: &mut Vec<IoBuf>) {
         debug_assert!(
             !self.c2s.busy() && !self.s2c.busy(),
             "freeing buffers in flight"
         );
-        [self.c2s.buf, self.s2c.buf]
+        self.c2s.take_bufs(out);
+        self.s2c.take_bufs(out);
     }
 
     fn fds(&self, dir: Dir) -> (RawFd, Option<RawFd>) {
@@ -195,46 +289,30 @@ impl TcpConn {
         inflight: &mut u32,
     ) -> Result<bool, Abort> {
         debug_assert!(self.phase != Phase::Closing, "pump on a closing connection");
+        let established = self.phase == Phase::Established;
         for dir in [Dir::C2s, Dir::S2c] {
             let (src, dst) = self.fds(dir);
-            let (ud_recv, ud_send) = if dir == Dir::C2s { ud_c2s } else { ud_s2c };
-            let established = self.phase == Phase::Established;
+            let ud = if dir == Dir::C2s { ud_c2s } else { ud_s2c };
             let server = self.server.as_ref().map(|s| s.as_fd());
             let client = self.client.as_fd();
             let half = match dir {
                 Dir::C2s => &mut self.c2s,
                 Dir::S2c => &mut self.s2c,
             };
-            if half.busy() || half.shut {
+            if half.shut || (dir == Dir::S2c && !established) {
                 continue;
             }
-            if dir == Dir::S2c && !established {
-                continue;
-            }
-            if half.start < half.end {
-                if let Some(dst) = dst {
-                    ring.send(dst, &mut half.buf, half.start, half.end, ud_send)
-                        .map_err(|_| Abort::Internal)?;
-                    half.send_pending = true;
-                    *inflight += 1;
+            half.pump(ring, src, dst, ud, inflight)?;
+            if half.eof && established && !half.busy() && half.drained() {
+                let dst_fd = match dir {
+                    Dir::C2s => server,
+                    Dir::S2c => Some(client),
+                };
+                if let Some(fd) = dst_fd {
+                    // ENOTCONN after a peer reset is harmless: the other half sees it.
+                    let _ = sys::shutdown_write(fd);
                 }
-            } else if half.eof {
-                if established {
-                    let dst_fd = match dir {
-                        Dir::C2s => server,
-                        Dir::S2c => Some(client),
-                    };
-                    if let Some(fd) = dst_fd {
-                        // ENOTCONN after a peer reset is harmless: the other half sees it.
-                        let _ = sys::shutdown_write(fd);
-                    }
-                    half.shut = true;
-                }
-            } else {
-                ring.recv(src, &mut half.buf, ud_recv)
-                    .map_err(|_| Abort::Internal)?;
-                half.recv_pending = true;
-                *inflight += 1;
+                half.shut = true;
             }
         }
         Ok(self.c2s.shut && self.s2c.shut)
@@ -242,27 +320,34 @@ impl TcpConn {
 
     /// Applies a recv completion.
     pub fn on_recv(&mut self, dir: Dir, result: i32, now: Instant) -> Result<Progress, Abort> {
-        let half = match dir {
-            Dir::C2s => &mut self.c2s,
-            Dir::S2c => &mut self.s2c,
-        };
-        debug_assert!(
-            half.recv_pending && half.start == half.end,
-            "recv completion without a recv"
-        );
-        half.recv_pending = false;
-        half.buf.complete();
-        let mut p = Progress::default();
         match dir {
             Dir::C2s => self.client_active = now,
             Dir::S2c => self.server_active = now,
         }
+        let half = match dir {
+            Dir::C2s => &mut self.c2s,
+            Dir::S2c => &mut self.s2c,
+        };
+        debug_assert!(half.recv_pending, "recv completion without a recv");
+        half.recv_pending = false;
+        let slot = half.recv_slot;
+        let slots = half.slots();
+        let buf = half.slot_buf(slot).ok_or(Abort::Internal)?;
+        buf.complete();
+        let cap = buf.len();
+        let mut p = Progress::default();
         if result > 0 {
-            let n = result as usize;
-            debug_assert!(n <= half.buf.len(), "kernel returned more than the buffer");
-            half.start = 0;
-            half.end = n.min(half.buf.len());
-            if n >= half.buf.len() && half.buf.len() < BUF_LARGE_BYTES {
+            let n = (result as usize).min(cap);
+            debug_assert!(
+                result as usize <= cap,
+                "kernel returned more than the buffer"
+            );
+            if let Some(seg) = half.seg.get_mut(slot) {
+                debug_assert!(seg.is_empty(), "recv into a slot holding data");
+                *seg = Seg { start: 0, end: n };
+            }
+            half.recv_slot = (slot + 1) % slots;
+            if n >= cap && cap < BUF_LARGE_BYTES {
                 half.wants_large = true;
             }
             match dir {
@@ -283,22 +368,26 @@ impl TcpConn {
 
     /// Applies a send completion.
     pub fn on_send(&mut self, dir: Dir, result: i32, now: Instant) -> Result<(), Abort> {
+        match dir {
+            Dir::C2s => self.server_active = now,
+            Dir::S2c => self.client_active = now,
+        }
         let half = match dir {
             Dir::C2s => &mut self.c2s,
             Dir::S2c => &mut self.s2c,
         };
         debug_assert!(half.send_pending, "send completion without a send");
         half.send_pending = false;
-        half.buf.complete();
-        match dir {
-            Dir::C2s => self.server_active = now,
-            Dir::S2c => self.client_active = now,
-        }
+        let slot = half.send_slot;
+        let slots = half.slots();
+        half.slot_buf(slot).ok_or(Abort::Internal)?.complete();
         if result > 0 {
-            half.start = (half.start + result as usize).min(half.end);
-            if half.start == half.end {
-                half.start = 0;
-                half.end = 0;
+            if let Some(seg) = half.seg.get_mut(slot) {
+                seg.start = (seg.start + result as usize).min(seg.end);
+                if seg.is_empty() {
+                    *seg = Seg::default();
+                    half.send_slot = (slot + 1) % slots;
+                }
             }
             Ok(())
         } else {
@@ -316,14 +405,18 @@ impl TcpConn {
             Dir::C2s => &mut self.c2s,
             Dir::S2c => &mut self.s2c,
         };
-        if send {
+        let slot = if send {
             debug_assert!(half.send_pending);
             half.send_pending = false;
+            half.send_slot
         } else {
             debug_assert!(half.recv_pending);
             half.recv_pending = false;
+            half.recv_slot
+        };
+        if let Some(b) = half.slot_buf(slot) {
+            b.complete();
         }
-        half.buf.complete();
     }
 
     /// When the inactivity timeout expires, given client/server/tunnel timeouts.
@@ -406,7 +499,7 @@ mod tests {
         }
         let p = c.on_recv(Dir::C2s, 7, t0).expect("data");
         assert_eq!(p.from_client, 7);
-        assert_eq!((c.c2s.start, c.c2s.end), (0, 7));
+        assert_eq!(c.c2s.seg[0], Seg { start: 0, end: 7 });
         assert!(!c.c2s.buf.is_busy());
         assert!(c.c2s.buf.get(0, 7).is_some());
     }

@@ -566,6 +566,7 @@ struct Worker {
     /// (pooled or in use), capped at [`LARGE_BUFS_PER_THREAD_MAX`].
     large_pool: Vec<IoBuf>,
     large_out: usize,
+    scratch_bufs: Vec<IoBuf>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     wake_buf: IoBuf,
     wake_armed: bool,
@@ -608,6 +609,7 @@ impl Worker {
             pool: Vec::new(),
             large_pool: Vec::new(),
             large_out: 0,
+            scratch_bufs: Vec::with_capacity(4),
             timers: BinaryHeap::new(),
             wake_buf: IoBuf::new(8),
             wake_armed: false,
@@ -818,7 +820,7 @@ impl Worker {
             .unwrap_or_else(|| IoBuf::new(BUF_SMALL_BYTES))
     }
 
-    /// Promotes idle halves that asked for it to a large buffer, within the thread's cap.
+    /// Promotes idle halves that asked for it to two large buffers, within the cap.
     fn grow_bufs(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -828,17 +830,19 @@ impl Worker {
             if !half.can_grow() {
                 continue;
             }
-            let large = match self.large_pool.pop() {
+            let available = self.large_pool.len() + (LARGE_BUFS_PER_THREAD_MAX - self.large_out);
+            if available < 2 {
+                half.wants_large = false;
+                continue;
+            }
+            let mut take = || match self.large_pool.pop() {
                 Some(b) => b,
-                None if self.large_out < LARGE_BUFS_PER_THREAD_MAX => {
+                None => {
                     self.large_out += 1;
                     IoBuf::new(BUF_LARGE_BYTES)
                 }
-                None => {
-                    half.wants_large = false;
-                    continue;
-                }
             };
+            let large = [take(), take()];
             let small = half.grow(large);
             if self.pool.len() < BUF_POOL_MAX {
                 self.pool.push(small);
@@ -1280,9 +1284,12 @@ impl Worker {
         self.shared.release(conn.frontend);
         let Proto::Tcp(t) = conn.proto;
         // Dropping the fds closes them: no operation refers to them any more.
-        for b in t.into_bufs() {
+        let mut bufs = std::mem::take(&mut self.scratch_bufs);
+        t.into_bufs(&mut bufs);
+        for b in bufs.drain(..) {
             self.give_buf(b);
         }
+        self.scratch_bufs = bufs;
     }
 }
 
