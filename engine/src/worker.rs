@@ -481,9 +481,9 @@ impl EngineHandle {
     }
 
     /// Waits for every engine thread to exit.
-    pub fn join(self) -> Result<(), EngineError> {
+    pub fn join(mut self) -> Result<(), EngineError> {
         let mut first = Ok(());
-        for (t, h) in self.threads.into_iter().enumerate() {
+        for (t, h) in std::mem::take(&mut self.threads).into_iter().enumerate() {
             let r = match h.join() {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(message)) => Err(EngineError::Thread { thread: t, message }),
@@ -516,6 +516,16 @@ impl EngineHandle {
     /// Per-frontend counters, by index in [`Plan::frontends`].
     pub fn frontend_counters(&self) -> &[Arc<FrontendCounters>] {
         &self.shared.fe_counters
+    }
+}
+
+impl Drop for EngineHandle {
+    /// A handle dropped without [`EngineHandle::join`] stops the engine at once (threads
+    /// finish closing in the background) instead of leaking running threads.
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop_now();
+        }
     }
 }
 
@@ -797,7 +807,14 @@ impl Worker {
         let Some(fd) = accepted_fd(result) else {
             if result != -libc::ECANCELED {
                 CounterSet::add(&self.counters.global.accept_errors, 1);
-                l.retry_at = Some(self.now + ACCEPT_ERROR_BACKOFF);
+                // Out of fds or memory: give the system a moment. Other errors (a client
+                // that reset before accept) concern one connection only.
+                if matches!(
+                    -result,
+                    libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+                ) {
+                    l.retry_at = Some(self.now + ACCEPT_ERROR_BACKOFF);
+                }
             }
             if self.stopping {
                 l.reserved = false;

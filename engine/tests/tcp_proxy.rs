@@ -204,3 +204,34 @@ fn inherited_listener_fds_are_used_as_given() {
     h.stop_now();
     join_within(h, STEP);
 }
+
+#[test]
+fn ipv6_and_several_binds_per_frontend() {
+    let a = echo_server("srvA");
+    let mut p = plan(&[a], 2);
+    p.frontends[0].binds = vec![
+        "[::1]:0".parse().expect("v6"),
+        "127.0.0.1:0".parse().expect("v4"),
+    ];
+    let (h, _) = start(p);
+    let addrs: Vec<std::net::SocketAddr> = h.local_addrs().iter().map(|(_, a)| *a).collect();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    assert!(addrs[0].is_ipv6() && addrs[1].is_ipv4(), "{addrs:?}");
+    for fe in addrs {
+        assert_eq!(echo_once(fe, 70_000, 3).as_deref(), Ok("srvA"), "via {fe}");
+    }
+    h.stop_now();
+    join_within(h, STEP);
+}
+
+#[test]
+fn dropping_the_handle_stops_the_engine() {
+    let a = echo_server("srvA");
+    let (h, fe) = start(plan(&[a], 1));
+    assert_eq!(echo_once(fe, 10, 1).as_deref(), Ok("srvA"));
+    drop(h);
+    assert!(
+        wait_until(STEP, || TcpStream::connect(fe).is_err()),
+        "still listening after drop"
+    );
+}
