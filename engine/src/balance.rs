@@ -164,6 +164,9 @@ struct PerBackend {
     current: Vec<i64>,
     /// Index in `Backend::servers` of the last leastconn choice (ties rotate after it).
     last: usize,
+    /// Set on reset; the first round-robin pick then skips ahead by the thread index, so
+    /// threads do not all start with the same server.
+    fresh: bool,
 }
 
 /// A thread's mutable balancer state. One per engine thread, never shared.
@@ -224,6 +227,7 @@ impl LbState {
             st.current.clear();
             st.current.resize(b.servers.len(), 0);
             st.last = usize::MAX;
+            st.fresh = true;
         }
         debug_assert_eq!(st.current.len(), b.servers.len());
         st
@@ -263,8 +267,8 @@ impl Backend {
     ///
     /// `lb` is the calling thread's state; `client` is the client address (`source`
     /// hashes it; without one `source` falls back to round-robin); `exclude` is the server
-    /// that just failed, when redispatching (it is avoided unless it is the only usable
-    /// server, and its and the backend's redispatch counters are raised).
+    /// that just failed, when redispatching (it is avoided unless it is the only candidate,
+    /// and its and the backend's redispatch counters are raised).
     ///
     /// A pick without `exclude` that succeeds counts a new session on the backend.
     pub fn pick(&self, lb: &mut LbState, client: Option<IpAddr>, exclude: Option<&Server>) -> Pick {
@@ -274,9 +278,13 @@ impl Backend {
             self.counters().incr(thread, Counter::Redispatches);
         }
         let mut scratch = std::mem::take(&mut lb.scratch);
-        self.candidates(&mut scratch, exclude);
-        if scratch.is_empty() && exclude.is_some() {
-            self.candidates(&mut scratch, None);
+        self.candidates(&mut scratch);
+        if let Some(x) = exclude {
+            // A soft avoidance within the chosen tier, as HAProxy's: the failed server is
+            // used again only when it is the only candidate (backups do not step in for it).
+            if scratch.len() > 1 {
+                scratch.retain(|&i| self.servers.get(i).is_some_and(|s| !s.same_as(x)));
+            }
         }
         let pick = self.pick_among(lb, &mut scratch, client, exclude.is_none());
         lb.scratch = scratch;
@@ -284,9 +292,9 @@ impl Backend {
     }
 
     /// Fills `out` with the indexes of usable servers: active ones, else backups.
-    fn candidates(&self, out: &mut Vec<usize>, exclude: Option<&Server>) {
+    fn candidates(&self, out: &mut Vec<usize>) {
         out.clear();
-        let ok = |s: &Server| s.usable() && !exclude.is_some_and(|x| x.same_as(s));
+        let ok = |s: &Server| s.usable();
         out.extend(
             self.servers
                 .iter()
@@ -320,6 +328,14 @@ impl Backend {
         if cands.is_empty() {
             return Pick::NoServer;
         }
+        debug_assert!(
+            cands.iter().all(|&i| i < self.servers.len()),
+            "candidate out of range"
+        );
+        debug_assert!(
+            cands.windows(2).all(|w| w[0] < w[1]),
+            "candidates sorted and unique"
+        );
         cands.retain(|&i| self.servers.get(i).is_some_and(|s| !s.is_full()));
         // Each failed acquisition removes one candidate, so this ends within len+1 turns.
         for _ in 0..=self.servers.len() {
@@ -332,7 +348,9 @@ impl Backend {
             let Some(server) = self.servers.get(i) else {
                 break;
             };
+            debug_assert!(cands.contains(&i), "the algorithm chose outside the candidates");
             if server.try_acquire() {
+                debug_assert!(server.cur_conns() >= 1);
                 return Pick::Server(self.slot(server, lb.thread, new_session));
             }
             // Another thread took its last place since the `is_full` check.
@@ -362,7 +380,18 @@ impl Backend {
     /// Smooth weighted round-robin (nginx): each candidate gains its weight, the highest
     /// wins and loses the total. Spreads a 5:1:1 backend as a a b a c a a, never a a a a a b c.
     fn smooth_rr(&self, lb: &mut LbState, cands: &[usize]) -> Option<usize> {
+        let thread = lb.thread;
         let st = lb.per_backend(self);
+        if st.fresh {
+            st.fresh = false;
+            for _ in 0..thread % cands.len() {
+                self.smooth_rr_round(st, cands)?;
+            }
+        }
+        self.smooth_rr_round(st, cands)
+    }
+
+    fn smooth_rr_round(&self, st: &mut PerBackend, cands: &[usize]) -> Option<usize> {
         let mut total: i64 = 0;
         let mut best: Option<(usize, i64)> = None;
         for &i in cands {
@@ -404,11 +433,23 @@ impl Backend {
     /// server while that server stays usable, and removing a server moves only its own
     /// clients.
     fn rendezvous(&self, key: u64, cands: &[usize]) -> Option<usize> {
+        let hash = |s: &Server| mix64(key ^ mix64(u64::from(s.id).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let first_weight = self.servers.get(*cands.first()?)?.weight();
+        if cands
+            .iter()
+            .all(|&i| self.servers.get(i).is_some_and(|s| s.weight() == first_weight))
+        {
+            // Equal weights: the score is increasing in the hash, so skip the logarithms
+            // (the common case, and the same choice the weighted formula makes).
+            return cands
+                .iter()
+                .copied()
+                .max_by_key(|&i| self.servers.get(i).map_or(0, |s| hash(s) >> 11));
+        }
         let mut best: Option<(usize, f64)> = None;
         for &i in cands {
             let s = self.servers.get(i)?;
-            let h = mix64(key ^ mix64(u64::from(s.id).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
-            let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            let u = ((hash(s) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             let score = f64::from(s.weight()) / -u.ln();
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((i, score));
@@ -505,6 +546,15 @@ mod tests {
                 "{n}: got {got:.3}, want {share:.3} ±{tol} ({m:?})"
             );
         }
+    }
+
+    #[test]
+    fn threads_start_round_robin_at_different_servers() {
+        let b = backend(Balance::RoundRobin, &[("a", 1), ("b", 1)]);
+        let firsts: Vec<_> = (0..2)
+            .map(|t| name(&b.pick(&mut LbState::with_seed(t, 1), None, None)).map(str::to_owned))
+            .collect();
+        assert_eq!(firsts, [Some("a".to_owned()), Some("b".to_owned())]);
     }
 
     #[test]
@@ -645,6 +695,37 @@ mod tests {
             *m.entry(first).or_insert(0) += 1;
         }
         assert_ratio(&m, &[("a", 1.0 / 6.0), ("b", 2.0 / 6.0), ("c", 0.5)], 0.03);
+    }
+
+    #[test]
+    fn source_equal_weight_shortcut_agrees_with_formula() {
+        // Equal weights take the no-logarithm path; scaling all weights must not move anyone,
+        // and one slightly heavier server takes the formula path, which may only move a few
+        // clients to that server.
+        let b = backend(Balance::Source, &[("a", 1), ("b", 1), ("c", 1)]);
+        let mut lb = LbState::with_seed(0, 1);
+        let ips: Vec<IpAddr> = (0..500u32)
+            .map(|i| IpAddr::from((0xac10_0000 + i).to_be_bytes()))
+            .collect();
+        let pick_all = |lb: &mut LbState| -> Vec<String> {
+            ips.iter()
+                .map(|ip| name(&b.pick(lb, Some(*ip), None)).expect("s").to_owned())
+                .collect()
+        };
+        let equal = pick_all(&mut lb);
+        // 100:100:100 is still equal: nobody moves. 100:100:101 uses the formula.
+        for s in &b.servers {
+            s.set_weight_raw(100).expect("w");
+        }
+        assert_eq!(pick_all(&mut lb), equal);
+        b.server("c").expect("c").set_weight_raw(101).expect("w");
+        let formula = pick_all(&mut lb);
+        let moved = equal.iter().zip(&formula).filter(|(x, y)| x != y).count();
+        assert!(
+            formula.iter().zip(&equal).all(|(f, e)| f == e || f == "c"),
+            "only moves to c"
+        );
+        assert!(moved < 20, "a 1% weight change moved {moved} of 500 clients");
     }
 
     #[test]
@@ -877,6 +958,25 @@ mod tests {
         // The failed server is the only one left: use it anyway.
         b.server("b").expect("b").set_admin(AdminState::Maint);
         assert_eq!(name(&b.pick(&mut lb, None, Some(&a))), Some("a"));
+    }
+
+    #[test]
+    fn redispatch_does_not_fall_to_backup_while_active_is_usable() {
+        let mut cfg = BackendConfig::new("r");
+        cfg.servers = vec![
+            ServerConfig::new("act", addr(1)),
+            ServerConfig {
+                backup: true,
+                ..ServerConfig::new("bk", addr(2))
+            },
+        ];
+        let snap = Snapshot::from_config(1, &[cfg]).expect("valid");
+        let b = snap.backend("r").expect("r");
+        let mut lb = LbState::with_seed(0, 1);
+        let act = b.server("act").expect("act").clone();
+        assert_eq!(name(&b.pick(&mut lb, None, Some(&act))), Some("act"));
+        act.set_oper(OperState::Down);
+        assert_eq!(name(&b.pick(&mut lb, None, Some(&act))), Some("bk"));
     }
 
     #[test]

@@ -210,6 +210,9 @@ pub enum TableError {
     /// `del backend` on a published backend.
     #[error("backend '{name}' is published (unpublish it first)")]
     BackendPublished { name: String },
+    /// `del backend` while it still has servers.
+    #[error("backend '{name}' still has {servers} servers")]
+    BackendHasServers { name: String, servers: usize },
     /// `del backend` while connections use it or wait in its queue.
     #[error("backend '{name}' still has {conns} connections and {queued} queued")]
     BackendBusy { name: String, conns: u64, queued: u64 },
@@ -470,14 +473,16 @@ impl Server {
         Arc::ptr_eq(&self.rt, &other.rt)
     }
 
-    /// Sets the administrative state (seen at once by every snapshot).
-    pub fn set_admin(&self, s: AdminState) {
-        self.rt.admin.store(s as u8, Ordering::Relaxed);
+    /// Sets the administrative state (seen at once by every snapshot); returns the previous
+    /// one, so the caller can log and count real transitions.
+    pub fn set_admin(&self, s: AdminState) -> AdminState {
+        AdminState::from_u8(self.rt.admin.swap(s as u8, Ordering::Relaxed))
     }
 
-    /// Sets the operational state (health checks, `set server ... health`).
-    pub fn set_oper(&self, s: OperState) {
-        self.rt.oper.store(s as u8, Ordering::Relaxed);
+    /// Sets the operational state (health checks, `set server ... health`); returns the
+    /// previous one.
+    pub fn set_oper(&self, s: OperState) -> OperState {
+        OperState::from_u8(self.rt.oper.swap(s as u8, Ordering::Relaxed))
     }
 
     /// Sets `maxconn` (0: unlimited). Connections above a lowered limit continue.
@@ -840,6 +845,25 @@ impl Snapshot {
         })
     }
 
+    /// `clear counters`: resets the maxima (`smax`, `qmax`) of every backend and server to
+    /// their current values; with `all` (`clear counters all`) also zeroes every total.
+    /// Frontend counters are the listeners' and are cleared there.
+    pub fn clear_counters(&self, all: bool) {
+        for b in &self.backends {
+            b.rt.conns.clear_max();
+            b.rt.queued.clear_max();
+            if all {
+                b.rt.counters.clear();
+            }
+            for s in &b.servers {
+                s.rt.conns.clear_max();
+                if all {
+                    s.rt.counters.clear();
+                }
+            }
+        }
+    }
+
     /// The named server of the named backend.
     pub fn server(&self, backend: &str, server: &str) -> Result<&Arc<Server>, TableError> {
         self.must_backend(backend)?
@@ -899,13 +923,19 @@ impl Snapshot {
         Ok(next)
     }
 
-    /// This snapshot without the named backend (`del backend`): refused while it is
-    /// published or still has connections or queued connections.
-    pub fn without_backend(&self, name: &str) -> Result<Snapshot, TableError> {
+    /// Whether `del backend` would be accepted now (`wait be-removable`): the backend exists,
+    /// is unpublished, has no server left, and has no connection and no queued connection.
+    pub fn check_backend_removable(&self, name: &str) -> Result<(), TableError> {
         let b = self.must_backend(name)?;
         if b.published {
             return Err(TableError::BackendPublished {
                 name: name.to_owned(),
+            });
+        }
+        if !b.servers.is_empty() {
+            return Err(TableError::BackendHasServers {
+                name: name.to_owned(),
+                servers: b.servers.len(),
             });
         }
         let (conns, queued) = (b.conns().cur(), b.queued().cur());
@@ -916,6 +946,13 @@ impl Snapshot {
                 queued,
             });
         }
+        Ok(())
+    }
+
+    /// This snapshot without the named backend (`del backend`): refused while it is
+    /// published, has servers, or still has connections or queued connections.
+    pub fn without_backend(&self, name: &str) -> Result<Snapshot, TableError> {
+        self.check_backend_removable(name)?;
         let mut next = Snapshot::new(self.threads);
         next.generation = self.generation;
         for b in self.backends.iter().filter(|b| &*b.name != name) {
@@ -942,10 +979,9 @@ impl Snapshot {
         Ok(self.replace_backend(b.rebuilt(servers, b.published, self.generation + 1)))
     }
 
-    /// This snapshot without the named server (`del server`): refused unless the server is
-    /// in maintenance and has no connection left.
-    pub fn without_server(&self, backend: &str, server: &str) -> Result<Snapshot, TableError> {
-        let b = self.must_backend(backend)?;
+    /// Whether `del server` would be accepted now (`wait srv-removable`): the server exists,
+    /// is in maintenance, and no connection uses it.
+    pub fn check_server_removable(&self, backend: &str, server: &str) -> Result<(), TableError> {
         let s = self.server(backend, server)?;
         if s.admin() != AdminState::Maint {
             return Err(TableError::ServerNotInMaint {
@@ -961,6 +997,15 @@ impl Snapshot {
                 conns,
             });
         }
+        Ok(())
+    }
+
+    /// This snapshot without the named server (`del server`): refused unless the server is
+    /// in maintenance and has no connection left.
+    pub fn without_server(&self, backend: &str, server: &str) -> Result<Snapshot, TableError> {
+        self.check_server_removable(backend, server)?;
+        let b = self.must_backend(backend)?;
+        let s = self.server(backend, server)?;
         let servers: Vec<_> = b.servers.iter().filter(|x| !x.same_as(s)).cloned().collect();
         debug_assert_eq!(servers.len() + 1, b.servers.len());
         Ok(self.replace_backend(b.rebuilt(servers, b.published, self.generation + 1)))
@@ -1043,6 +1088,7 @@ impl Tables {
         for _ in 0..UPDATE_ATTEMPTS_MAX {
             let cur = self.cur.load_full();
             let mut next = f(&cur)?;
+            debug_assert_eq!(next.threads, cur.threads, "a change keeps the shard count");
             next.generation = cur.generation + 1;
             let generation = next.generation;
             let prev = self.cur.compare_and_swap(&cur, Arc::new(next));
@@ -1060,7 +1106,7 @@ impl Tables {
         self.update(|s| s.with_backend(cfg))
     }
 
-    /// `del backend`: refused while published or still in use.
+    /// `del backend`: refused while published, with servers, or still in use.
     pub fn del_backend(&self, name: &str) -> Result<u64, TableError> {
         self.update(|s| s.without_backend(name))
     }
@@ -1383,6 +1429,21 @@ mod tests {
             Err(TableError::BackendPublished { name: "new".into() })
         );
         assert_eq!(t.unpublish("new"), Ok(3));
+        // Refused while it has a server.
+        let srv = ServerConfig {
+            disabled: true,
+            ..ServerConfig::new("x", addr(1))
+        };
+        let g = t.add_server("new", &srv).expect("add");
+        assert_eq!(
+            t.del_backend("new"),
+            Err(TableError::BackendHasServers {
+                name: "new".into(),
+                servers: 1
+            })
+        );
+        assert_eq!(t.del_server("new", "x"), Ok(g + 1));
+        let t_gen = g + 1;
         // Busy while a queued connection waits.
         let ticket = t.load().backend("new").expect("new").enqueue();
         assert_eq!(
@@ -1394,7 +1455,7 @@ mod tests {
             })
         );
         drop(ticket);
-        assert_eq!(t.del_backend("new"), Ok(4));
+        assert_eq!(t.del_backend("new"), Ok(t_gen + 1));
         let s = t.load();
         assert!(s.backend("new").is_none() && s.backend_by_id(2).is_none());
         assert_eq!(s.backend_by_id(1).map(|b| &*b.name), Some("app"));
@@ -1412,6 +1473,10 @@ mod tests {
             .expect("add");
         t.set_admin("app", "s1", AdminState::Drain).expect("admin");
         t.set_oper("app", "s2", OperState::Down).expect("oper");
+        let s2 = old.server("app", "s2").expect("s2");
+        assert_eq!(s2.set_oper(OperState::Down), OperState::Down, "no transition");
+        assert_eq!(s2.set_admin(AdminState::Maint), AdminState::Ready);
+        assert_eq!(s2.set_admin(AdminState::Ready), AdminState::Maint);
         t.set_maxconn("app", "s1", 7).expect("maxconn");
         let s1 = old.server("app", "s1").expect("s1");
         assert_eq!((s1.admin(), s1.maxconn()), (AdminState::Drain, 7));
@@ -1533,6 +1598,24 @@ mod tests {
         let after = t.load_full();
         assert!(Arc::ptr_eq(&before, &after));
         assert!(after.server("app", "s9").is_err());
+    }
+
+    #[test]
+    fn clear_counters_resets_max_then_totals() {
+        let t = tables();
+        let snap = t.load_full();
+        let b = snap.backend("app").expect("app");
+        let mut lb = crate::balance::LbState::with_seed(0, 1);
+        let held: Vec<_> = (0..3).map(|_| b.pick(&mut lb, None, None)).collect();
+        drop(held);
+        let s1 = snap.server("app", "s1").expect("s1");
+        assert_eq!((b.conns().max(), s1.conns().max()), (3, 2));
+        snap.clear_counters(false);
+        assert_eq!((b.conns().max(), s1.conns().max()), (0, 0));
+        assert_eq!(b.counters().get(Counter::Sessions), 3, "totals kept");
+        snap.clear_counters(true);
+        assert_eq!(b.counters().get(Counter::Sessions), 0);
+        assert_eq!(s1.counters().get(Counter::Selected), 0);
     }
 
     #[test]
