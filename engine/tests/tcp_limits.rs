@@ -246,3 +246,50 @@ fn soak_two_thousand_connections_leave_nothing_behind() {
     h.stop_graceful(None);
     join_within(h, STEP);
 }
+
+#[test]
+fn clients_resetting_mid_transfer_free_everything() {
+    // A server that streams 8 MiB to every client; clients read a little and reset, so
+    // the proxy has sends and recvs in flight when it must cancel and close.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let srv = l.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            std::thread::spawn(move || {
+                let chunk = vec![7u8; 65536];
+                for _ in 0..128 {
+                    if c.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let (h, fe) = start(plan(&[srv], 2));
+    let workers: Vec<_> = (0..40)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(fe).expect("connect");
+                s.set_read_timeout(Some(STEP)).expect("timeout");
+                let mut buf = vec![0u8; 200_000];
+                s.read_exact(&mut buf).expect("some data");
+                engine::sys::set_linger_zero(std::os::fd::AsFd::as_fd(&s)).expect("linger");
+                // drop: RST while the proxy is still sending
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("client");
+    }
+    assert!(
+        wait_until(STEP, || h.counters().conns_cur == 0),
+        "connections stuck after client resets: {:?}",
+        h.counters()
+    );
+    let c = h.counters();
+    assert_eq!(c.conns_total, 40);
+    assert!(c.client_aborts >= 1, "{c:?}");
+    h.stop_now();
+    join_within(h, STEP);
+}
