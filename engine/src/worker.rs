@@ -949,6 +949,9 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let Proto::Tcp(t) = &conn.proto;
+        debug_assert!(t.phase != Phase::Closing, "routing a closing connection");
+        debug_assert!(t.server.is_none(), "routing with a server socket open");
         let Some(backend) = conn.backend.clone() else {
             self.close(key);
             return;
@@ -996,6 +999,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        debug_assert!(conn.queue.is_none(), "connecting while queued");
         let (Some(slot), Some(backend)) = (&conn.slot, &conn.backend) else {
             self.close(key);
             return;
@@ -1263,21 +1267,22 @@ impl Worker {
         }
         t.phase = Phase::Closing;
         if conn.inflight > 0 {
-            let cfd = t.client.as_raw_fd();
-            if self.ring.cancel_fd(cfd, ud(key, TAG_CANCEL)).is_ok() {
-                conn.inflight += 1;
-            }
-            if let Some(s) = &t.server {
+            let fds = [Some(t.client.as_fd()), t.server.as_ref().map(|s| s.as_fd())];
+            for fd in fds.into_iter().flatten() {
                 if self
                     .ring
-                    .cancel_fd(s.as_raw_fd(), ud(key, TAG_CANCEL))
+                    .cancel_fd(fd.as_raw_fd(), ud(key, TAG_CANCEL))
                     .is_ok()
                 {
                     conn.inflight += 1;
+                } else {
+                    // No room to cancel: a shutdown still ends pending recvs and sends.
+                    let _ = sys::shutdown_both(fd);
                 }
             }
             // A linked connect timeout is cancelled along with its connect.
         }
+        debug_assert!(matches!(&conn.proto, Proto::Tcp(t) if t.phase == Phase::Closing));
         self.maybe_free(key);
     }
 
