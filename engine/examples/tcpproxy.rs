@@ -1,5 +1,6 @@
 //! A tiny TCP proxy on the engine, for benchmarks before the `ringlb` binary exists:
-//! `tcpproxy LISTEN_ADDR SERVER_ADDR...` (env `THREADS`, default 1; `PIN=1` to pin).
+//! `tcpproxy LISTEN_ADDR SERVER_ADDR...` (env `THREADS`, default 1; `PIN=1` to pin;
+//! `REUSEPORT=1` for one listening socket per thread; `MAXCONN`).
 //! Runs until killed; prints the listening address on stdout.
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
     plan.pin = std::env::var("PIN").is_ok_and(|v| v == "1");
+    plan.listener_per_thread = std::env::var("REUSEPORT").is_ok_and(|v| v == "1");
     plan.maxconn = std::env::var("MAXCONN")
         .ok()
         .and_then(|t| t.parse().ok())
