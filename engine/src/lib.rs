@@ -4,5 +4,10 @@
 pub mod balance;
 pub mod config;
 pub mod counters;
+pub mod plan;
+pub mod sys;
 pub mod table;
 pub mod http;
+pub mod tcp;
+pub mod uring;
+pub mod worker;
