@@ -25,12 +25,9 @@ If-None-Match: \"5f3a-61b2c9d0\"\r\n\
 \r\n";
 
 fn forty_headers() -> Vec<u8> {
-    let mut r =
-        b"POST /api/v2/items HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n".to_vec();
+    let mut r = b"POST /api/v2/items HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n".to_vec();
     for i in 0..38 {
-        r.extend_from_slice(
-            format!("X-Custom-Header-{i:02}: value-{i}-abcdefghijklmnop\r\n").as_bytes(),
-        );
+        r.extend_from_slice(format!("X-Custom-Header-{i:02}: value-{i}-abcdefghijklmnop\r\n").as_bytes());
     }
     r.extend_from_slice(b"\r\n");
     r
@@ -40,10 +37,7 @@ fn bench_parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine/http_parse");
     let limits = Limits::default();
     let forty = forty_headers();
-    for (name, input) in [
-        ("browser_12_headers", BROWSER),
-        ("api_40_headers", &forty[..]),
-    ] {
+    for (name, input) in [("browser_12_headers", BROWSER), ("api_40_headers", &forty[..])] {
         g.throughput(Throughput::Bytes(input.len() as u64));
         let mut head = RequestHead::new(&limits);
         g.bench_with_input(BenchmarkId::new("request_head", name), input, |b, input| {
@@ -89,21 +83,18 @@ fn bench_parse(c: &mut Criterion) {
     ];
     let mut out = Vec::with_capacity(1024);
     g.throughput(Throughput::Bytes(BROWSER.len() as u64));
-    g.bench_function(
-        BenchmarkId::new("write_request_head", "browser_3_edits"),
-        |b| {
-            b.iter(|| {
-                out.clear();
-                black_box(write_request_head(
-                    BROWSER,
-                    &head,
-                    Some(b"/app/main.js"),
-                    &edits,
-                    &mut out,
-                ))
-            })
-        },
-    );
+    g.bench_function(BenchmarkId::new("write_request_head", "browser_3_edits"), |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(write_request_head(
+                BROWSER,
+                &head,
+                Some(b"/app/main.js"),
+                &edits,
+                &mut out,
+            ))
+        })
+    });
     g.finish();
 }
 

@@ -2,12 +2,13 @@
 //! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
 
 pub mod balance;
+pub mod build;
 pub mod config;
 pub mod counters;
+pub mod http;
 pub mod plan;
 pub mod sys;
 pub mod table;
-pub mod http;
 pub mod tcp;
 pub mod uring;
 pub mod worker;

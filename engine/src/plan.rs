@@ -288,10 +288,7 @@ mod tests {
         cases.push((p, "frontend 'fe' refers to unknown backend 'nope'"));
         let mut p = base();
         p.frontends[0].mode = Mode::Http;
-        cases.push((
-            p,
-            "frontend 'fe': mode http is not supported by this engine yet",
-        ));
+        cases.push((p, "frontend 'fe': mode http is not supported by this engine yet"));
         let mut p = base();
         p.maxconn = 10_000;
         cases.push((

@@ -103,8 +103,7 @@ impl RawSockAddr {
                 // SAFETY: the family says the storage holds a sockaddr_in, owned by self.
                 let sin = unsafe {
                     std::ptr::read(
-                        (&self.storage as *const libc::sockaddr_storage)
-                            .cast::<libc::sockaddr_in>(),
+                        (&self.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
                     )
                 };
                 Some(SocketAddr::V4(SocketAddrV4::new(
@@ -116,8 +115,7 @@ impl RawSockAddr {
                 // SAFETY: the family says the storage holds a sockaddr_in6, owned by self.
                 let sin6 = unsafe {
                     std::ptr::read(
-                        (&self.storage as *const libc::sockaddr_storage)
-                            .cast::<libc::sockaddr_in6>(),
+                        (&self.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
                     )
                 };
                 Some(SocketAddr::V6(SocketAddrV6::new(
@@ -308,9 +306,7 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
 
 /// Number of CPUs this process may run on.
 pub fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// The soft limit on open files (`RLIMIT_NOFILE`).
@@ -331,9 +327,7 @@ pub fn dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 
 /// Number of fds this process has open (for leak checks in tests and soak scripts).
 pub fn open_fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
 /// Extension to borrow an `OwnedFd` without importing `AsFd` everywhere.

@@ -115,9 +115,7 @@ impl Half {
     /// [`Half::can_grow`]).
     pub fn grow(&mut self, large: [IoBuf; 2]) -> IoBuf {
         debug_assert!(self.can_grow(), "growing a busy or non-empty half");
-        debug_assert!(large
-            .iter()
-            .all(|b| b.len() == BUF_LARGE_BYTES && !b.is_busy()));
+        debug_assert!(large.iter().all(|b| b.len() == BUF_LARGE_BYTES && !b.is_busy()));
         let [a, b] = large;
         self.wants_large = false;
         self.seg = [Seg::default(); 2];
@@ -256,10 +254,7 @@ impl TcpConn {
 
     /// Gives back the buffers (only when nothing is in flight).
     pub fn into_bufs(self, out: &mut Vec<IoBuf>) {
-        debug_assert!(
-            !self.c2s.busy() && !self.s2c.busy(),
-            "freeing buffers in flight"
-        );
+        debug_assert!(!self.c2s.busy() && !self.s2c.busy(), "freeing buffers in flight");
         self.c2s.take_bufs(out);
         self.s2c.take_bufs(out);
     }
@@ -338,10 +333,7 @@ impl TcpConn {
         let mut p = Progress::default();
         if result > 0 {
             let n = (result as usize).min(cap);
-            debug_assert!(
-                result as usize <= cap,
-                "kernel returned more than the buffer"
-            );
+            debug_assert!(result as usize <= cap, "kernel returned more than the buffer");
             if let Some(seg) = half.seg.get_mut(slot) {
                 debug_assert!(seg.is_empty(), "recv into a slot holding data");
                 *seg = Seg { start: 0, end: n };
@@ -467,10 +459,7 @@ mod tests {
         c.server_active = t0 + s(2);
         assert_eq!(c.deadline(Some(s(5)), Some(s(1)), None), Some(t0 + s(3)));
         assert_eq!(c.deadline(Some(s(5)), None, None), Some(t0 + s(5)));
-        assert_eq!(
-            c.deadline(Some(s(5)), Some(s(1)), Some(s(10))),
-            Some(t0 + s(12))
-        );
+        assert_eq!(c.deadline(Some(s(5)), Some(s(1)), Some(s(10))), Some(t0 + s(12)));
         c.phase = Phase::WaitRetry(t0 + s(1));
         assert_eq!(c.deadline(Some(s(5)), None, None), Some(t0 + s(1)));
         c.phase = Phase::Closing;
@@ -489,10 +478,7 @@ mod tests {
         ring.cancel_fd(fd.as_raw_fd(), 2).expect("cancel");
         let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !out
-            .iter()
-            .any(|x: &crate::uring::Completion| x.user_data == 1)
-        {
+        while !out.iter().any(|x: &crate::uring::Completion| x.user_data == 1) {
             assert!(Instant::now() < deadline);
             ring.wait(Some(Duration::from_millis(50)), &mut out)
                 .expect("wait");

@@ -162,14 +162,10 @@ impl Ring {
 
     /// Arms one accept on `listener`; the completion's result is the new fd or `-errno`.
     pub fn accept(&mut self, listener: RawFd, user_data: u64) -> io::Result<()> {
-        let e = opcode::Accept::new(
-            types::Fd(listener),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-        .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-        .build()
-        .user_data(user_data);
+        let e = opcode::Accept::new(types::Fd(listener), std::ptr::null_mut(), std::ptr::null_mut())
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(user_data);
         self.push(e)
     }
 
@@ -195,9 +191,10 @@ impl Ring {
         user_data: u64,
     ) -> io::Result<()> {
         debug_assert!(!buf.busy, "send from a busy buffer");
-        let slice = buf.mem.get(start..end).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "send range out of buffer")
-        })?;
+        let slice = buf
+            .mem
+            .get(start..end)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "send range out of buffer"))?;
         let len = u32::try_from(slice.len()).unwrap_or(u32::MAX);
         let e = opcode::Send::new(types::Fd(fd), slice.as_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
@@ -227,9 +224,7 @@ impl Ring {
                 if self.timespecs_used == self.timespecs.len() {
                     self.timespecs.push(Box::new(types::Timespec::new()));
                 }
-                let ts = types::Timespec::new()
-                    .sec(t.as_secs())
-                    .nsec(t.subsec_nanos());
+                let ts = types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos());
                 let slot = self
                     .timespecs
                     .get_mut(self.timespecs_used)
@@ -237,9 +232,7 @@ impl Ring {
                 **slot = ts;
                 let ptr: *const types::Timespec = &**slot;
                 self.timespecs_used += 1;
-                let link = opcode::LinkTimeout::new(ptr)
-                    .build()
-                    .user_data(timeout_user_data);
+                let link = opcode::LinkTimeout::new(ptr).build().user_data(timeout_user_data);
                 self.push_many(&[connect.flags(squeue::Flags::IO_LINK), link])
             }
         }
@@ -263,10 +256,7 @@ impl Ring {
 
     /// Reads 8 bytes (an eventfd counter) into `buf`.
     pub fn read_eventfd(&mut self, fd: RawFd, buf: &mut IoBuf, user_data: u64) -> io::Result<()> {
-        debug_assert!(
-            !buf.busy && buf.mem.len() >= 8,
-            "eventfd buffer busy or short"
-        );
+        debug_assert!(!buf.busy && buf.mem.len() >= 8, "eventfd buffer busy or short");
         let e = opcode::Read::new(types::Fd(fd), buf.mem.as_mut_ptr(), 8)
             .build()
             .user_data(user_data);
@@ -282,9 +272,7 @@ impl Ring {
         if self.ring.completion().is_empty() {
             let r = match timeout {
                 Some(t) => {
-                    let ts = types::Timespec::new()
-                        .sec(t.as_secs())
-                        .nsec(t.subsec_nanos());
+                    let ts = types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos());
                     let args = types::SubmitArgs::new().timespec(&ts);
                     self.ring.submitter().submit_with_args(1, &args)
                 }
@@ -292,11 +280,7 @@ impl Ring {
             };
             match r {
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME | libc::EINTR | libc::EBUSY)
-                    ) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
             }
             self.timespecs_used = 0;
@@ -348,10 +332,7 @@ mod tests {
             ring.wait(Some(Duration::from_millis(100)), &mut out)
                 .expect("wait");
             SEEN.with(|seen| seen.borrow_mut().extend(out.iter().copied()));
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no completion for {ud}"
-            );
+            assert!(std::time::Instant::now() < deadline, "no completion for {ud}");
         }
     }
 

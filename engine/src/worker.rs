@@ -165,13 +165,13 @@ pub fn bind_listeners(plan: &Plan) -> Result<Vec<Listener>, EngineError> {
                 let backlog = sys::LISTEN_BACKLOG_DEFAULT
                     .min(i32::try_from(fe.maxconn).unwrap_or(i32::MAX))
                     .max(1);
-                let fd = sys::bind_listener(&addr, plan.listener_per_thread, backlog).map_err(
-                    |source| EngineError::Bind {
+                let fd = sys::bind_listener(&addr, plan.listener_per_thread, backlog).map_err(|source| {
+                    EngineError::Bind {
                         frontend: fe.name.clone(),
                         addr,
                         source,
-                    },
-                )?;
+                    }
+                })?;
                 if t == 0 {
                     addr = sys::local_addr(fd.as_fd()).map_err(|source| EngineError::Bind {
                         frontend: fe.name.clone(),
@@ -346,10 +346,7 @@ pub struct EngineHandle {
 impl Engine {
     /// Starts the engine threads. `listeners` are already-bound sockets (inherited from a
     /// master); `None` binds the plan's addresses here with [`bind_listeners`].
-    pub fn start(
-        plan: Plan,
-        listeners: Option<Vec<Listener>>,
-    ) -> Result<EngineHandle, EngineError> {
+    pub fn start(plan: Plan, listeners: Option<Vec<Listener>>) -> Result<EngineHandle, EngineError> {
         let fd_limit = sys::nofile_limit().map_err(|source| EngineError::Sys {
             what: "read open file limit",
             source,
@@ -419,12 +416,7 @@ impl Engine {
         let mut handles = Vec::with_capacity(threads);
         for (t, lst) in per_thread.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
-            let cpu = shared
-                .plan
-                .cpu_map
-                .get(t)
-                .copied()
-                .unwrap_or(t % cpus.max(1));
+            let cpu = shared.plan.cpu_map.get(t).copied().unwrap_or(t % cpus.max(1));
             let pin = shared.plan.pin;
             let h = std::thread::Builder::new()
                 .name(format!("ringlb-engine-{t}"))
@@ -460,8 +452,7 @@ impl EngineHandle {
     /// Stops accepting; connections finish on their own, or are closed at `hard_deadline`
     /// (default: the plan's `hard_stop_after`, if any).
     pub fn stop_graceful(&self, hard_deadline: Option<Instant>) {
-        let deadline =
-            hard_deadline.or_else(|| self.shared.plan.hard_stop_after.map(|d| Instant::now() + d));
+        let deadline = hard_deadline.or_else(|| self.shared.plan.hard_stop_after.map(|d| Instant::now() + d));
         if let Ok(mut g) = self.shared.hard_deadline.lock() {
             *g = match (*g, deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -593,11 +584,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(
-        thread: usize,
-        shared: Arc<Shared>,
-        listeners: Vec<(usize, OwnedFd)>,
-    ) -> io::Result<Worker> {
+    fn new(thread: usize, shared: Arc<Shared>, listeners: Vec<(usize, OwnedFd)>) -> io::Result<Worker> {
         let ring = Ring::new()?;
         let counters = shared
             .counters
@@ -653,8 +640,7 @@ impl Worker {
                     // Wait for the wake read's completion: it owns wake_buf.
                     let deadline = Instant::now() + Duration::from_secs(5);
                     while self.wake_armed && Instant::now() < deadline {
-                        self.ring
-                            .wait(Some(Duration::from_millis(100)), &mut cqes)?;
+                        self.ring.wait(Some(Duration::from_millis(100)), &mut cqes)?;
                         for c in cqes.iter().copied() {
                             if c.user_data & 0xff == TAG_WAKE {
                                 self.wake_armed = false;
@@ -689,8 +675,7 @@ impl Worker {
     fn arm_wake(&mut self) -> io::Result<()> {
         let fd = self.wake_fd_raw();
         if fd >= 0 && !self.wake_armed {
-            self.ring
-                .read_eventfd(fd, &mut self.wake_buf, ud(0, TAG_WAKE))?;
+            self.ring.read_eventfd(fd, &mut self.wake_buf, ud(0, TAG_WAKE))?;
             self.wake_armed = true;
         }
         Ok(())
@@ -802,10 +787,7 @@ impl Worker {
         let Some(l) = self.listeners.get_mut(li) else {
             return;
         };
-        debug_assert!(
-            l.armed && l.reserved,
-            "accept completion without armed accept"
-        );
+        debug_assert!(l.armed && l.reserved, "accept completion without armed accept");
         l.armed = false;
         let frontend = l.frontend;
         let Some(fd) = accepted_fd(result) else {
@@ -836,9 +818,7 @@ impl Worker {
     }
 
     fn take_buf(&mut self) -> IoBuf {
-        self.pool
-            .pop()
-            .unwrap_or_else(|| IoBuf::new(BUF_SMALL_BYTES))
+        self.pool.pop().unwrap_or_else(|| IoBuf::new(BUF_SMALL_BYTES))
     }
 
     /// Promotes idle halves that asked for it to two large buffers, within the cap.
@@ -903,9 +883,7 @@ impl Worker {
             .map(|b| b.settings.retries.min(RETRIES_MAX))
             .unwrap_or(0);
         let client_ip = match &backend {
-            Some(b) if b.balance == Balance::Source => {
-                sys::peer_addr(fd.as_fd()).ok().map(|a| a.ip())
-            }
+            Some(b) if b.balance == Balance::Source => sys::peer_addr(fd.as_fd()).ok().map(|a| a.ip()),
             _ => None,
         };
         let Some(fe_counters) = self.shared.fe_counters.get(frontend) else {
@@ -1093,11 +1071,7 @@ impl Worker {
         match tag {
             TAG_CANCEL | TAG_CONNECT_TIMEOUT => {}
             TAG_C_RECV | TAG_S_RECV => {
-                let dir = if tag == TAG_C_RECV {
-                    Dir::C2s
-                } else {
-                    Dir::S2c
-                };
+                let dir = if tag == TAG_C_RECV { Dir::C2s } else { Dir::S2c };
                 if closing {
                     t.on_cancelled(dir, false);
                 } else {
@@ -1124,11 +1098,7 @@ impl Worker {
                 }
             }
             TAG_C_SEND | TAG_S_SEND => {
-                let dir = if tag == TAG_S_SEND {
-                    Dir::C2s
-                } else {
-                    Dir::S2c
-                };
+                let dir = if tag == TAG_S_SEND { Dir::C2s } else { Dir::S2c };
                 if closing {
                     t.on_cancelled(dir, true);
                 } else {
@@ -1192,9 +1162,7 @@ impl Worker {
             if let Some(slot) = &conn.slot {
                 slot.add(Counter::Retries, 1);
             }
-            let delay = timeout_connect
-                .unwrap_or(RETRY_DELAY_MAX)
-                .min(RETRY_DELAY_MAX);
+            let delay = timeout_connect.unwrap_or(RETRY_DELAY_MAX).min(RETRY_DELAY_MAX);
             t.phase = Phase::WaitRetry(self.now + delay);
             self.arm_timer(key);
         }
@@ -1273,11 +1241,7 @@ impl Worker {
         if conn.inflight > 0 {
             let fds = [Some(t.client.as_fd()), t.server.as_ref().map(|s| s.as_fd())];
             for fd in fds.into_iter().flatten() {
-                if self
-                    .ring
-                    .cancel_fd(fd.as_raw_fd(), ud(key, TAG_CANCEL))
-                    .is_ok()
-                {
+                if self.ring.cancel_fd(fd.as_raw_fd(), ud(key, TAG_CANCEL)).is_ok() {
                     conn.inflight += 1;
                 } else {
                     // No room to cancel: a shutdown still ends pending recvs and sends.
@@ -1325,11 +1289,7 @@ mod tests {
 
     #[test]
     fn user_data_round_trips() {
-        for (key, tag) in [
-            (0usize, TAG_ACCEPT),
-            (9_999, TAG_CONNECT),
-            (123, TAG_CANCEL),
-        ] {
+        for (key, tag) in [(0usize, TAG_ACCEPT), (9_999, TAG_CONNECT), (123, TAG_CANCEL)] {
             let u = ud(key, tag);
             assert_eq!((u >> 8) as usize, key);
             assert_eq!(u & 0xff, tag);

@@ -58,10 +58,7 @@ const VALID: &[(&[u8], &[u8])] = &[
     (b"5 ;a=b\r\nhello\r\n0\r\n\r\n", b"hello"),
     (b"5\t;a\r\nhello\r\n0\r\n\r\n", b"hello"),
     (b"5 \r\nhello\r\n0\r\n\r\n", b"hello"),
-    (
-        b"5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
-        b"hello",
-    ),
+    (b"5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n", b"hello"),
     (b"5\r\nhe\r\nl\r\n0\r\nX:\r\n\r\n", b"he\r\nl"),
     (b"1\r\n\0\r\n0\r\n\r\n", b"\0"),
     (b"0\r\nX: caf\xc3\xa9\t\r\n\r\n", b""),
@@ -76,47 +73,22 @@ fn valid_bodies_decode_the_same_however_split() {
             let (consumed, data, done) =
                 r.unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(input)));
             assert!(done, "{:?}", String::from_utf8_lossy(input));
-            assert_eq!(
-                consumed,
-                input.len(),
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
+            assert_eq!(consumed, input.len(), "{:?}", String::from_utf8_lossy(input));
             assert_eq!(data, *payload);
         }
     }
 }
 
 const INVALID: &[(&str, &[u8], ChunkError)] = &[
-    (
-        "non-hex size",
-        b"zz\r\nhello\r\n0\r\n\r\n",
-        ChunkError::EmptySize,
-    ),
-    (
-        "empty size",
-        b"\r\nhello\r\n0\r\n\r\n",
-        ChunkError::EmptySize,
-    ),
+    ("non-hex size", b"zz\r\nhello\r\n0\r\n\r\n", ChunkError::EmptySize),
+    ("empty size", b"\r\nhello\r\n0\r\n\r\n", ChunkError::EmptySize),
     ("ext without size", b";a\r\n", ChunkError::EmptySize),
     ("negative size", b"-5\r\nhello\r\n", ChunkError::EmptySize),
     ("plus size", b"+5\r\nhello\r\n", ChunkError::EmptySize),
     ("0x prefix", b"0x5\r\nhello\r\n", ChunkError::InvalidSize),
-    (
-        "junk after size",
-        b"5g\r\nhello\r\n",
-        ChunkError::InvalidSize,
-    ),
-    (
-        "space inside size",
-        b"5 5\r\nhello\r\n",
-        ChunkError::InvalidSize,
-    ),
-    (
-        "overflow",
-        b"10000000000000000\r\n",
-        ChunkError::SizeOverflow,
-    ),
+    ("junk after size", b"5g\r\nhello\r\n", ChunkError::InvalidSize),
+    ("space inside size", b"5 5\r\nhello\r\n", ChunkError::InvalidSize),
+    ("overflow", b"10000000000000000\r\n", ChunkError::SizeOverflow),
     (
         "overflow long",
         b"ffffffffffffffffff\r\n",
@@ -127,16 +99,8 @@ const INVALID: &[(&str, &[u8], ChunkError)] = &[
         b"5\nhello\r\n0\r\n\r\n",
         ChunkError::BareCrOrLf,
     ),
-    (
-        "bare cr after size",
-        b"5\rhello\r\n",
-        ChunkError::BareCrOrLf,
-    ),
-    (
-        "bare lf in extension",
-        b"5;a\nhello\r\n",
-        ChunkError::BareCrOrLf,
-    ),
+    ("bare cr after size", b"5\rhello\r\n", ChunkError::BareCrOrLf),
+    ("bare lf in extension", b"5;a\nhello\r\n", ChunkError::BareCrOrLf),
     (
         "nul in extension",
         b"5;a\0\r\nhello\r\n",
@@ -184,21 +148,9 @@ const INVALID: &[(&str, &[u8], ChunkError)] = &[
         b"0\r\nX\r\n\r\n",
         ChunkError::InvalidTrailer,
     ),
-    (
-        "trailer nul",
-        b"0\r\nX: a\0\r\n\r\n",
-        ChunkError::InvalidTrailer,
-    ),
-    (
-        "trailer bare lf",
-        b"0\r\nX: a\n\r\n",
-        ChunkError::BareCrOrLf,
-    ),
-    (
-        "trailer bare cr",
-        b"0\r\nX: a\rb\r\n\r\n",
-        ChunkError::BareCrOrLf,
-    ),
+    ("trailer nul", b"0\r\nX: a\0\r\n\r\n", ChunkError::InvalidTrailer),
+    ("trailer bare lf", b"0\r\nX: a\n\r\n", ChunkError::BareCrOrLf),
+    ("trailer bare cr", b"0\r\nX: a\rb\r\n\r\n", ChunkError::BareCrOrLf),
 ];
 
 #[test]

@@ -39,13 +39,7 @@ const ACCEPTED: &[(&[u8], Method, u16, BodyKind, bool)] = &[
         B::ContentLength(3),
         true,
     ),
-    (
-        b"HTTP/1.1 200 OK\r\n\r\n",
-        M::Get,
-        200,
-        B::CloseDelimited,
-        false,
-    ),
+    (b"HTTP/1.1 200 OK\r\n\r\n", M::Get, 200, B::CloseDelimited, false),
     (
         b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
         M::Get,
@@ -117,13 +111,7 @@ const ACCEPTED: &[(&[u8], Method, u16, BodyKind, bool)] = &[
         B::None,
         true,
     ),
-    (
-        b"HTTP/1.1 204 No Content\r\n\r\n",
-        M::Get,
-        204,
-        B::None,
-        true,
-    ),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", M::Get, 204, B::None, true),
     (
         b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n",
         M::Get,
@@ -131,13 +119,7 @@ const ACCEPTED: &[(&[u8], Method, u16, BodyKind, bool)] = &[
         B::None,
         true,
     ),
-    (
-        b"HTTP/1.1 100 Continue\r\n\r\n",
-        M::Post,
-        100,
-        B::None,
-        true,
-    ),
+    (b"HTTP/1.1 100 Continue\r\n\r\n", M::Post, 100, B::None, true),
     (
         b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n",
         M::Get,
@@ -245,21 +227,13 @@ const REJECTED: &[(&str, &[u8], ErrorKind)] = &[
         b"HTTP/1.1 2000 OK\r\n\r\n",
         ErrorKind::InvalidStatus,
     ),
-    (
-        "status 099",
-        b"HTTP/1.1 099 OK\r\n\r\n",
-        ErrorKind::InvalidStatus,
-    ),
+    ("status 099", b"HTTP/1.1 099 OK\r\n\r\n", ErrorKind::InvalidStatus),
     (
         "status letters",
         b"HTTP/1.1 2x0 OK\r\n\r\n",
         ErrorKind::InvalidStatus,
     ),
-    (
-        "no space",
-        b"HTTP/1.1200 OK\r\n\r\n",
-        ErrorKind::InvalidStatus,
-    ),
+    ("no space", b"HTTP/1.1200 OK\r\n\r\n", ErrorKind::InvalidStatus),
     (
         "nul in reason",
         b"HTTP/1.1 200 O\0K\r\n\r\n",

@@ -109,11 +109,7 @@ fn source_sends_one_client_to_one_server() {
     let servers = three();
     let (h, fe) = start(plan_with(&servers, 1, |be| be.balance = Balance::Source));
     let m = tally(fe, 12);
-    assert_eq!(
-        m.len(),
-        1,
-        "127.0.0.1 must always hash to the same server: {m:?}"
-    );
+    assert_eq!(m.len(), 1, "127.0.0.1 must always hash to the same server: {m:?}");
     h.stop_now();
     join_within(h, STEP);
 }

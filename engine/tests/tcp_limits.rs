@@ -63,11 +63,7 @@ fn timeout_tunnel_overrides_client_and_server_once_connected() {
     let t0 = Instant::now();
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).expect("closed by tunnel timeout");
-    assert!(
-        t0.elapsed() >= Duration::from_millis(1000),
-        "{:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() >= Duration::from_millis(1000), "{:?}", t0.elapsed());
     h.stop_now();
     join_within(h, STEP);
 }
@@ -75,8 +71,7 @@ fn timeout_tunnel_overrides_client_and_server_once_connected() {
 /// A listener with backlog 0 whose queue is filled: further SYNs get no answer, so a
 /// connect to it hangs until `timeout connect` (loopback only).
 fn blackhole() -> (OwnedFd, Vec<TcpStream>, SocketAddr) {
-    let fd = engine::sys::bind_listener(&"127.0.0.1:0".parse().expect("literal"), false, 0)
-        .expect("bind");
+    let fd = engine::sys::bind_listener(&"127.0.0.1:0".parse().expect("literal"), false, 0).expect("bind");
     let addr = engine::sys::local_addr(std::os::fd::AsFd::as_fd(&fd)).expect("addr");
     let mut fillers = Vec::new();
     for _ in 0..4 {
@@ -139,10 +134,7 @@ fn maxconn_makes_excess_connections_wait_not_drop() {
             .expect("timeout");
         let mut b = [0u8; 1];
         let r = (&*s).read(&mut b);
-        assert!(
-            r.is_err(),
-            "a queued connection was served past maxconn: {r:?}"
-        );
+        assert!(r.is_err(), "a queued connection was served past maxconn: {r:?}");
     }
     assert_eq!(h.counters().conns_total, 2);
     held.clear();
@@ -194,11 +186,7 @@ fn hard_stop_deadline_closes_remaining_connections() {
     let t0 = Instant::now();
     h.stop_graceful(Some(Instant::now() + Duration::from_millis(300)));
     join_within(h, STEP);
-    assert!(
-        t0.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() >= Duration::from_millis(250), "{:?}", t0.elapsed());
     let mut rest = Vec::new();
     let _ = (&s).read_to_end(&mut rest);
 }

@@ -83,9 +83,7 @@ fn roundrobin_alternates_between_two_servers() {
     let a = echo_server("srvA");
     let b = echo_server("srvB");
     let (h, fe) = start(plan(&[a, b], 1));
-    let seen: Vec<String> = (0..6)
-        .map(|i| echo_once(fe, 100, i).expect("echo"))
-        .collect();
+    let seen: Vec<String> = (0..6).map(|i| echo_once(fe, 100, i).expect("echo")).collect();
     for pair in seen.windows(2) {
         assert_ne!(pair[0], pair[1], "roundrobin must alternate: {seen:?}");
     }
@@ -209,10 +207,7 @@ fn inherited_listener_fds_are_used_as_given() {
 fn ipv6_and_several_binds_per_frontend() {
     let a = echo_server("srvA");
     let mut p = plan(&[a], 2);
-    p.frontends[0].binds = vec![
-        "[::1]:0".parse().expect("v6"),
-        "127.0.0.1:0".parse().expect("v4"),
-    ];
+    p.frontends[0].binds = vec!["[::1]:0".parse().expect("v6"), "127.0.0.1:0".parse().expect("v4")];
     let (h, _) = start(p);
     let addrs: Vec<std::net::SocketAddr> = h.local_addrs().iter().map(|(_, a)| *a).collect();
     assert_eq!(addrs.len(), 2, "{addrs:?}");

@@ -65,11 +65,7 @@ pub fn refused_addr() -> SocketAddr {
 /// Starts an engine and returns it with its first listening address.
 pub fn start(plan: Plan) -> (EngineHandle, SocketAddr) {
     let h = Engine::start(plan, None).expect("engine start");
-    let addr = h
-        .local_addrs()
-        .first()
-        .map(|(_, a)| *a)
-        .expect("a listener");
+    let addr = h.local_addrs().first().map(|(_, a)| *a).expect("a listener");
     (h, addr)
 }
 
@@ -79,18 +75,9 @@ pub fn plan(servers: &[SocketAddr], threads: usize) -> Plan {
 }
 
 /// Like [`plan`], with `edit` applied to the backend config first.
-pub fn plan_with(
-    servers: &[SocketAddr],
-    threads: usize,
-    edit: impl FnOnce(&mut BackendConfig),
-) -> Plan {
-    Plan::simple_tcp_with(
-        "127.0.0.1:0".parse().expect("literal"),
-        servers,
-        threads,
-        edit,
-    )
-    .expect("valid backend")
+pub fn plan_with(servers: &[SocketAddr], threads: usize, edit: impl FnOnce(&mut BackendConfig)) -> Plan {
+    Plan::simple_tcp_with("127.0.0.1:0".parse().expect("literal"), servers, threads, edit)
+        .expect("valid backend")
 }
 
 /// Deterministic pseudo-random payload.
@@ -114,8 +101,7 @@ pub fn echo_once(fe: SocketAddr, n: usize, seed: u64) -> Result<String, String> 
     s.set_write_timeout(Some(STEP)).map_err(|e| e.to_string())?;
     let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
     let mut banner = String::new();
-    r.read_line(&mut banner)
-        .map_err(|e| format!("banner: {e}"))?;
+    r.read_line(&mut banner).map_err(|e| format!("banner: {e}"))?;
     let data = payload(n, seed);
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let sender = std::thread::spawn(move || -> std::io::Result<()> {

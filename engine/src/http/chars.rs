@@ -139,9 +139,7 @@ pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
 /// Does not understand quoted strings: used only for token lists
 /// (`Connection`, `Transfer-Encoding`, `Content-Length`, `Upgrade`).
 pub(crate) fn list_items(s: &[u8]) -> impl Iterator<Item = &[u8]> {
-    s.split(|&b| b == b',')
-        .map(trim_ows)
-        .filter(|e| !e.is_empty())
+    s.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
 }
 
 #[cfg(test)]

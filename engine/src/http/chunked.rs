@@ -148,9 +148,7 @@ impl ChunkedDecoder {
         }
         if self.state == State::Data {
             debug_assert!(self.size > 0);
-            let n = usize::try_from(self.size)
-                .unwrap_or(usize::MAX)
-                .min(input.len());
+            let n = usize::try_from(self.size).unwrap_or(usize::MAX).min(input.len());
             self.size -= n as u64;
             self.data_total += n as u64;
             if self.size == 0 {
@@ -370,8 +368,7 @@ mod tests {
 
     #[test]
     fn decodes_with_extensions_and_trailers() {
-        let body =
-            b"5;name=\"v\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let body = b"5;name=\"v\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
         let (n, data, done) = decode(body).unwrap();
         assert!(done);
         assert_eq!(n, body.len() - 4);

@@ -49,8 +49,14 @@ err_msg!(
     "90",
     "<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"
 );
-err_msg!(HTTP_403, HTTP_403_CLOSE, "403", "Forbidden", "93",
-    "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n");
+err_msg!(
+    HTTP_403,
+    HTTP_403_CLOSE,
+    "403",
+    "Forbidden",
+    "93",
+    "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"
+);
 err_msg!(
     HTTP_404,
     HTTP_404_CLOSE,
@@ -59,14 +65,26 @@ err_msg!(
     "83",
     "<html><body><h1>404 Not Found</h1>\nThe resource could not be found.\n</body></html>\n"
 );
-err_msg!(HTTP_500, HTTP_500_CLOSE, "500", "Internal Server Error", "97",
-    "<html><body><h1>500 Internal Server Error</h1>\nAn internal server error occurred.\n</body></html>\n");
+err_msg!(
+    HTTP_500,
+    HTTP_500_CLOSE,
+    "500",
+    "Internal Server Error",
+    "97",
+    "<html><body><h1>500 Internal Server Error</h1>\nAn internal server error occurred.\n</body></html>\n"
+);
 err_msg!(HTTP_502, HTTP_502_CLOSE, "502", "Bad Gateway", "107",
     "<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n");
 err_msg!(HTTP_503, HTTP_503_CLOSE, "503", "Service Unavailable", "107",
     "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n");
-err_msg!(HTTP_504, HTTP_504_CLOSE, "504", "Gateway Time-out", "92",
-    "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n");
+err_msg!(
+    HTTP_504,
+    HTTP_504_CLOSE,
+    "504",
+    "Gateway Time-out",
+    "92",
+    "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n"
+);
 
 /// `408 Request Time-out`: HAProxy's text carries `Connection: close` itself (it
 /// always closes after it), between `cache-control` and `content-type`.

@@ -4,9 +4,7 @@
 
 use memchr::memchr;
 
-use super::chars::{
-    first_not, first_not_uri, first_not_value, is_ows, is_token, list_items, trim_ows,
-};
+use super::chars::{first_not, first_not_uri, first_not_value, is_ows, is_token, list_items, trim_ows};
 
 /// HAProxy's `tune.bufsize` default: one buffer holds a whole head.
 pub const TUNE_BUFSIZE_DEFAULT: usize = 16384;
@@ -88,8 +86,7 @@ impl Span {
     /// The bytes of this span in `buf` (empty if `buf` is not the parsed buffer).
     #[inline]
     pub fn get<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
-        buf.get(self.start as usize..self.end as usize)
-            .unwrap_or(&[])
+        buf.get(self.start as usize..self.end as usize).unwrap_or(&[])
     }
 
     /// Length in bytes.
@@ -356,12 +353,7 @@ impl Scan {
     /// or the blank line at `next`, found without a separate search for its LF.
     /// `None` leaves the line to [`Scan::next_line`], which decides errors exactly.
     #[inline]
-    fn fast_line(
-        &mut self,
-        buf: &[u8],
-        max: usize,
-        side: Side,
-    ) -> Result<Option<FastLine>, ParseError> {
+    fn fast_line(&mut self, buf: &[u8], max: usize, side: Side) -> Result<Option<FastLine>, ParseError> {
         let pos = self.next;
         if !self.start_done || self.scanned > pos {
             return Ok(None);
@@ -380,24 +372,8 @@ impl Scan {
                 let vstart = pos + n + 1 + lead;
                 let vend = vstart + first_not_value(after.get(lead..).unwrap_or(&[]));
                 match (buf.get(vend), buf.get(vend + 1)) {
-                    (Some(b'\r'), Some(b'\n')) => (
-                        FastLine::Field {
-                            pos,
-                            n,
-                            vstart,
-                            vend,
-                        },
-                        vend + 1,
-                    ),
-                    (Some(b'\n'), _) => (
-                        FastLine::Field {
-                            pos,
-                            n,
-                            vstart,
-                            vend,
-                        },
-                        vend,
-                    ),
+                    (Some(b'\r'), Some(b'\n')) => (FastLine::Field { pos, n, vstart, vend }, vend + 1),
+                    (Some(b'\n'), _) => (FastLine::Field { pos, n, vstart, vend }, vend),
                     _ => return Ok(None),
                 }
             }
@@ -547,9 +523,7 @@ fn parse_field(
     let n = first_not(line, is_token);
     match line.get(n) {
         Some(b':') if n > 0 => {}
-        Some(b' ' | b'\t') if n > 0 => {
-            return Err(err(side, ErrorKind::WhitespaceBeforeColon, pos + n))
-        }
+        Some(b' ' | b'\t') if n > 0 => return Err(err(side, ErrorKind::WhitespaceBeforeColon, pos + n)),
         Some(b'\r') => return Err(err(side, ErrorKind::BareCr, pos + n)),
         _ => return Err(err(side, ErrorKind::InvalidHeaderName, pos + n)),
     }
@@ -644,9 +618,7 @@ fn record_field(
         14 if name.eq_ignore_ascii_case(b"content-length") => {
             merge_content_length(value, &mut f.content_length)
         }
-        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-            merge_transfer_encoding(value, f, side)
-        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => merge_transfer_encoding(value, f, side),
         _ => Ok(()),
     };
     r.map_err(|k| err(side, k, vstart))?;
@@ -840,35 +812,15 @@ impl RequestHead {
         r
     }
 
-    fn parse_inner(
-        &mut self,
-        buf: &[u8],
-        limits: &Limits,
-        side: Side,
-    ) -> Result<Status, ParseError> {
+    fn parse_inner(&mut self, buf: &[u8], limits: &Limits, side: Side) -> Result<Status, ParseError> {
         self.scan.begin(&mut self.headers);
         let max = limits.head_max();
         let start = loop {
             match self.scan.fast_line(buf, max, side)? {
                 Some(FastLine::Blank) => break self.method.start as usize,
-                Some(FastLine::Field {
-                    pos,
-                    n,
-                    vstart,
-                    vend,
-                }) => {
+                Some(FastLine::Field { pos, n, vstart, vend }) => {
                     let f = &mut self.scan.fields;
-                    record_field(
-                        buf,
-                        pos,
-                        n,
-                        vstart,
-                        vend,
-                        limits,
-                        side,
-                        &mut self.headers,
-                        f,
-                    )?;
+                    record_field(buf, pos, n, vstart, vend, limits, side, &mut self.headers, f)?;
                     continue;
                 }
                 None => {}
@@ -911,11 +863,7 @@ impl RequestHead {
                 return Err(err(side, ErrorKind::TransferEncodingHttp10, start));
             }
             if f.content_length.is_some() {
-                return Err(err(
-                    side,
-                    ErrorKind::ContentLengthWithTransferEncoding,
-                    start,
-                ));
+                return Err(err(side, ErrorKind::ContentLengthWithTransferEncoding, start));
             }
             if !f.te_last_chunked {
                 return Err(err(side, ErrorKind::TransferEncodingNotChunked, start));
@@ -1013,9 +961,9 @@ impl RequestHead {
     /// True for a WebSocket handshake (`Upgrade: websocket`, any case).
     pub fn is_websocket(&self, buf: &[u8]) -> bool {
         self.wants_upgrade()
-            && self.upgrade.is_some_and(|u| {
-                list_items(u.get(buf)).any(|p| p.eq_ignore_ascii_case(b"websocket"))
-            })
+            && self
+                .upgrade
+                .is_some_and(|u| list_items(u.get(buf)).any(|p| p.eq_ignore_ascii_case(b"websocket")))
     }
 
     /// The path without the query: HAProxy's `path` sample.
@@ -1179,24 +1127,9 @@ impl ResponseHead {
         let start = loop {
             match self.scan.fast_line(buf, max, side)? {
                 Some(FastLine::Blank) => break self.start,
-                Some(FastLine::Field {
-                    pos,
-                    n,
-                    vstart,
-                    vend,
-                }) => {
+                Some(FastLine::Field { pos, n, vstart, vend }) => {
                     let f = &mut self.scan.fields;
-                    record_field(
-                        buf,
-                        pos,
-                        n,
-                        vstart,
-                        vend,
-                        limits,
-                        side,
-                        &mut self.headers,
-                        f,
-                    )?;
+                    record_field(buf, pos, n, vstart, vend, limits, side, &mut self.headers, f)?;
                     continue;
                 }
                 None => {}
@@ -1231,11 +1164,7 @@ impl ResponseHead {
         }
         let body = if code == 101 {
             BodyKind::Tunnel
-        } else if (100..200).contains(&code)
-            || code == 204
-            || code == 304
-            || request_method == Method::Head
-        {
+        } else if (100..200).contains(&code) || code == 204 || code == 304 || request_method == Method::Head {
             BodyKind::None
         } else if request_method == Method::Connect && (200..300).contains(&code) {
             BodyKind::Tunnel
@@ -1276,11 +1205,10 @@ impl ResponseHead {
         side: Side,
     ) -> Result<(), ParseError> {
         let line = buf.get(start..end).unwrap_or(&[]);
-        let version = line.get(..8).and_then(parse_version).ok_or(err(
-            side,
-            ErrorKind::InvalidVersion,
-            start,
-        ))?;
+        let version =
+            line.get(..8)
+                .and_then(parse_version)
+                .ok_or(err(side, ErrorKind::InvalidVersion, start))?;
         let code = match line.get(8..12) {
             Some([b' ', a, b, c])
                 if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() && *a != b'0' =>
@@ -1321,8 +1249,7 @@ impl ResponseHead {
     /// response framed by both Transfer-Encoding and Content-Length is followed
     /// by a close (RFC 9112 section 6.1, as HAProxy does).
     pub fn keep_alive(&self) -> bool {
-        if self.body == BodyKind::CloseDelimited || self.body == BodyKind::Tunnel || self.te_with_cl
-        {
+        if self.body == BodyKind::CloseDelimited || self.body == BodyKind::Tunnel || self.te_with_cl {
             return false;
         }
         match self.version {
@@ -1408,10 +1335,7 @@ mod tests {
             Ok(Status::Incomplete)
         );
         h.reset();
-        assert_eq!(
-            h.parse(b"GET /b HTTP/1.1\r\n\r\n", &l),
-            Ok(Status::Complete(19))
-        );
+        assert_eq!(h.parse(b"GET /b HTTP/1.1\r\n\r\n", &l), Ok(Status::Complete(19)));
         assert_eq!(h.target, Span { start: 4, end: 6 });
         assert!(h.headers.is_empty());
         let l2 = Limits::from_tune(8192, 1024, 50);
@@ -1449,16 +1373,8 @@ mod tests {
                 Method::Head,
                 BodyKind::None,
             ),
-            (
-                b"HTTP/1.1 204 No Content\r\n\r\n",
-                Method::Get,
-                BodyKind::None,
-            ),
-            (
-                b"HTTP/1.1 200 OK\r\n\r\n",
-                Method::Get,
-                BodyKind::CloseDelimited,
-            ),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", Method::Get, BodyKind::None),
+            (b"HTTP/1.1 200 OK\r\n\r\n", Method::Get, BodyKind::CloseDelimited),
             (
                 b"HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n\r\n",
                 Method::Get,

@@ -53,7 +53,7 @@ pub mod write;
 
 pub use chunked::{ChunkError, ChunkedDecoder, Step};
 pub use head::{
-    field_values, find_header, list_values, BodyKind, ConnectionTokens, ErrorKind, Header, Limits,
-    Method, ParseError, RequestHead, ResponseHead, Span, Status, Version, HEADERS_CEILING,
-    HEAD_BYTES_CEILING, TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT,
+    field_values, find_header, list_values, BodyKind, ConnectionTokens, ErrorKind, Header, Limits, Method,
+    ParseError, RequestHead, ResponseHead, Span, Status, Version, HEADERS_CEILING, HEAD_BYTES_CEILING,
+    TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT,
 };

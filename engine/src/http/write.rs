@@ -37,9 +37,7 @@ pub enum HeaderEdit<'a> {
 impl<'a> HeaderEdit<'a> {
     fn name(&self) -> &'a [u8] {
         match *self {
-            HeaderEdit::Set { name, .. }
-            | HeaderEdit::Add { name, .. }
-            | HeaderEdit::Del { name } => name,
+            HeaderEdit::Set { name, .. } | HeaderEdit::Add { name, .. } | HeaderEdit::Del { name } => name,
         }
     }
 
