@@ -148,6 +148,20 @@ pub struct Listener {
     pub fd: OwnedFd,
 }
 
+impl Listener {
+    /// Wraps an inherited listening socket (e.g. passed by the master) for `frontend`,
+    /// shared by all threads; its address is read back from the socket.
+    pub fn from_fd(frontend: usize, fd: OwnedFd) -> io::Result<Listener> {
+        let addr = sys::local_addr(fd.as_fd())?;
+        Ok(Listener {
+            frontend,
+            thread: None,
+            addr,
+            fd,
+        })
+    }
+}
+
 /// Binds every frontend's addresses: one socket shared by all threads, or with
 /// [`Plan::listener_per_thread`] one `SO_REUSEPORT` socket per engine thread (port 0 is
 /// resolved by the first socket and reused by the others).
@@ -1362,6 +1376,13 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handle_is_shareable_with_the_control_thread() {
+        fn check<T: Send + Sync>() {}
+        check::<EngineHandle>();
+        check::<Listener>();
+    }
 
     #[test]
     fn user_data_round_trips() {

@@ -227,9 +227,13 @@ fn inherited_listener_fds_are_used_as_given() {
     // The supervisor binds once and passes fds: the engine must not bind again.
     let a = echo_server("srvA");
     let p = plan(&[a], 2);
-    let listeners = engine::worker::bind_listeners(&p).expect("bind");
-    assert_eq!(listeners.len(), 1, "one shared socket per bind");
-    let fe = listeners[0].addr;
+    let bound = engine::worker::bind_listeners(&p).expect("bind");
+    assert_eq!(bound.len(), 1, "one shared socket per bind");
+    let fe = bound[0].addr;
+    // As a worker would: rebuild the listener from a bare fd.
+    let fd = bound.into_iter().next().expect("one").fd;
+    let listeners = vec![engine::worker::Listener::from_fd(0, fd).expect("from fd")];
+    assert_eq!(listeners[0].addr, fe);
     let h = engine::worker::Engine::start(p, Some(listeners)).expect("start");
     assert_eq!(echo_once(fe, 100, 1).as_deref(), Ok("srvA"));
     h.stop_now();
