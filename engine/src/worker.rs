@@ -148,6 +148,20 @@ pub struct Listener {
     pub fd: OwnedFd,
 }
 
+impl Listener {
+    /// Wraps an inherited listening socket (e.g. passed by the master) for `frontend`,
+    /// shared by all threads; its address is read back from the socket.
+    pub fn from_fd(frontend: usize, fd: OwnedFd) -> io::Result<Listener> {
+        let addr = sys::local_addr(fd.as_fd())?;
+        Ok(Listener {
+            frontend,
+            thread: None,
+            addr,
+            fd,
+        })
+    }
+}
+
 /// Binds every frontend's addresses: one socket shared by all threads, or with
 /// [`Plan::listener_per_thread`] one `SO_REUSEPORT` socket per engine thread (port 0 is
 /// resolved by the first socket and reused by the others).
@@ -543,6 +557,8 @@ struct Conn {
     queue: Option<(QueueTicket, Instant)>,
     /// Client address, for `balance source`.
     client_ip: Option<IpAddr>,
+    /// The next connect attempt redispatches to another server.
+    redispatch_pending: bool,
     retries_left: u32,
     inflight: u32,
     /// Deadline of this connection's live entry in the timer heap (others are stale).
@@ -772,9 +788,9 @@ impl Worker {
             TAG_WAKE => {
                 self.wake_armed = false;
                 self.wake_buf.complete();
-                if !self.stopping {
-                    self.arm_wake()?;
-                }
+                // Stay wakeable while stopping: a later stop_now() brings the deadline
+                // forward. The exit path cancels this read and waits for it.
+                self.arm_wake()?;
             }
             TAG_ACCEPT => self.on_accept(key, c.result),
             TAG_CANCEL_ACCEPT => {}
@@ -900,6 +916,7 @@ impl Worker {
             slot: None,
             queue: None,
             client_ip,
+            redispatch_pending: false,
             retries_left: retries,
             inflight: 0,
             timer_at: None,
@@ -1124,15 +1141,17 @@ impl Worker {
         self.maybe_free(key);
     }
 
+    /// A connect failed: retry, redispatch or give up, as HAProxy's
+    /// `back_handle_st_cer` does. With `option redispatch` the retry goes to another
+    /// server when the current one is not usable, on the last retry, or on every retry
+    /// when the algorithm is not a hash (`source`) and more than one server is active.
+    /// A connection error (not a timeout) waits min(`timeout connect`, 1s) before
+    /// retrying, except when redispatching with such a non-hash algorithm.
     fn connect_failed(&mut self, key: usize, result: i32) {
         self.count(|s| CounterSet::add(&s.connect_errors, 1));
         self.count_server(key, Counter::ConnErrors, 1);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
-        };
-        let (redispatch, timeout_connect) = match &conn.backend {
-            Some(b) => (b.settings.redispatch, b.settings.timeout_connect),
-            None => (false, None),
         };
         let Proto::Tcp(t) = &mut conn.proto;
         // The connect has completed: nothing else is in flight on the server socket
@@ -1141,30 +1160,71 @@ impl Worker {
             !t.s2c.busy() && !t.c2s.send_pending,
             "server socket busy after failed connect"
         );
+        debug_assert!(
+            t.phase == Phase::Connecting,
+            "connect failure outside connecting"
+        );
         t.server = None;
+        let Some(backend) = conn.backend.clone() else {
+            self.close(key);
+            return;
+        };
         if conn.retries_left == 0 {
             self.close(key);
             return;
         }
         conn.retries_left -= 1;
         let last = conn.retries_left == 0;
-        CounterSet::add(&self.counters.global.retries, 1);
-        if redispatch && last {
-            // HAProxy's default `option redispatch`: the last retry goes elsewhere.
-            // `Backend::pick` counts the redispatch on the backend and old server.
-            self.count(|s| CounterSet::add(&s.redispatches, 1));
-            self.route(key, true);
-        } else if result == -libc::ECANCELED || result == -libc::ETIMEDOUT {
-            // The connect timed out: the turn-around delay has already passed.
-            self.count_server(key, Counter::Retries, 1);
-            self.start_connect(key);
+        let current_usable = conn.slot.as_ref().is_some_and(|s| s.server().usable());
+        let non_hash = backend.balance != Balance::Source;
+        let active = backend
+            .servers
+            .iter()
+            .filter(|s| !s.backup && s.usable())
+            .count();
+        let redispatch =
+            backend.settings.redispatch && (!current_usable || last || (non_hash && active > 1));
+        let timed_out = result == -libc::ECANCELED || result == -libc::ETIMEDOUT;
+        // No turn-around after a timeout (it already took long enough), nor when the
+        // redispatch goes to another of several active servers at once.
+        let immediate_redispatch = redispatch && non_hash && active > 1;
+        let wait = !(timed_out || immediate_redispatch);
+        if redispatch {
+            // `Backend::pick` counts the redispatch on the backend and the old server.
+            CounterSet::add(&self.counters.global.redispatches, 1);
         } else {
+            CounterSet::add(&self.counters.global.retries, 1);
             if let Some(slot) = &conn.slot {
                 slot.add(Counter::Retries, 1);
             }
+<<<<<<< HEAD
             let delay = timeout_connect.unwrap_or(RETRY_DELAY_MAX).min(RETRY_DELAY_MAX);
+=======
+        }
+        conn.redispatch_pending = redispatch;
+        if wait {
+            let delay = backend
+                .settings
+                .timeout_connect
+                .unwrap_or(RETRY_DELAY_MAX)
+                .min(RETRY_DELAY_MAX);
+>>>>>>> tcp
             t.phase = Phase::WaitRetry(self.now + delay);
             self.arm_timer(key);
+        } else {
+            self.retry(key);
+        }
+    }
+
+    /// Reconnects after a failure: to another server when a redispatch is pending.
+    fn retry(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if std::mem::take(&mut conn.redispatch_pending) {
+            self.route(key, true);
+        } else {
+            self.start_connect(key);
         }
     }
 
@@ -1210,7 +1270,7 @@ impl Worker {
                     if conn.queue.is_some() {
                         self.route(key, false);
                     } else {
-                        self.start_connect(key);
+                        self.retry(key);
                     }
                     self.arm_timer(key);
                     continue;
@@ -1286,6 +1346,13 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handle_is_shareable_with_the_control_thread() {
+        fn check<T: Send + Sync>() {}
+        check::<EngineHandle>();
+        check::<Listener>();
+    }
 
     #[test]
     fn user_data_round_trips() {

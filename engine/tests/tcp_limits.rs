@@ -281,3 +281,22 @@ fn clients_resetting_mid_transfer_free_everything() {
     h.stop_now();
     join_within(h, STEP);
 }
+
+#[test]
+fn stop_now_after_graceful_stop_closes_at_once() {
+    let a = echo_server("srvA");
+    let (h, fe) = start(plan(&[a], 2));
+    let s = TcpStream::connect(fe).expect("connect");
+    s.set_read_timeout(Some(STEP)).expect("timeout");
+    assert_eq!(read_banner(&s).expect("banner"), "srvA\n");
+    h.stop_graceful(None);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !h.is_finished(),
+        "graceful stop must wait for the open connection"
+    );
+    let t0 = Instant::now();
+    h.stop_now();
+    join_within(h, STEP);
+    assert!(t0.elapsed() < Duration::from_millis(500), "{:?}", t0.elapsed());
+}
