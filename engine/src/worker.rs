@@ -1160,10 +1160,7 @@ impl Worker {
             !t.s2c.busy() && !t.c2s.send_pending,
             "server socket busy after failed connect"
         );
-        debug_assert!(
-            t.phase == Phase::Connecting,
-            "connect failure outside connecting"
-        );
+        debug_assert!(t.phase == Phase::Connecting, "connect failure outside connecting");
         t.server = None;
         let Some(backend) = conn.backend.clone() else {
             self.close(key);
@@ -1177,13 +1174,8 @@ impl Worker {
         let last = conn.retries_left == 0;
         let current_usable = conn.slot.as_ref().is_some_and(|s| s.server().usable());
         let non_hash = backend.balance != Balance::Source;
-        let active = backend
-            .servers
-            .iter()
-            .filter(|s| !s.backup && s.usable())
-            .count();
-        let redispatch =
-            backend.settings.redispatch && (!current_usable || last || (non_hash && active > 1));
+        let active = backend.servers.iter().filter(|s| !s.backup && s.usable()).count();
+        let redispatch = backend.settings.redispatch && (!current_usable || last || (non_hash && active > 1));
         let timed_out = result == -libc::ECANCELED || result == -libc::ETIMEDOUT;
         // No turn-around after a timeout (it already took long enough), nor when the
         // redispatch goes to another of several active servers at once.
@@ -1197,9 +1189,6 @@ impl Worker {
             if let Some(slot) = &conn.slot {
                 slot.add(Counter::Retries, 1);
             }
-<<<<<<< HEAD
-            let delay = timeout_connect.unwrap_or(RETRY_DELAY_MAX).min(RETRY_DELAY_MAX);
-=======
         }
         conn.redispatch_pending = redispatch;
         if wait {
@@ -1208,7 +1197,6 @@ impl Worker {
                 .timeout_connect
                 .unwrap_or(RETRY_DELAY_MAX)
                 .min(RETRY_DELAY_MAX);
->>>>>>> tcp
             t.phase = Phase::WaitRetry(self.now + delay);
             self.arm_timer(key);
         } else {
