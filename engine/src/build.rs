@@ -157,12 +157,6 @@ fn mode(m: model::Mode) -> Mode {
     }
 }
 
-fn table_mode(m: model::Mode) -> crate::table::Mode {
-    match m {
-        model::Mode::Tcp => crate::table::Mode::Tcp,
-        model::Mode::Http => crate::table::Mode::Http,
-    }
-}
 
 fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendPlan> {
     let mut binds = Vec::new();
@@ -334,7 +328,7 @@ fn backend(ctx: &mut Ctx, p: &Proxy) -> Option<BackendConfig> {
     Some(BackendConfig {
         name: p.name.clone(),
         id: p.id,
-        mode: table_mode(p.mode),
+        mode: mode(p.mode),
         balance: balance(ctx, p),
         settings,
         published: true,

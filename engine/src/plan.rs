@@ -18,15 +18,8 @@ pub const BINDS_PER_FRONTEND_MAX: usize = 64;
 /// File descriptors kept aside from `maxconn` for listeners, rings, eventfds, logs.
 pub const FDS_RESERVED: u64 = 64;
 
-/// Proxying mode of a frontend or backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Layer 4: bytes are forwarded both ways untouched.
-    #[default]
-    Tcp,
-    /// Layer 7 (issue 4; refused by the engine until implemented).
-    Http,
-}
+/// Proxying mode of a frontend or backend (one type for frontends and backends).
+pub use crate::table::Mode;
 
 /// One frontend: where to listen and where to send connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
