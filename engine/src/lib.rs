@@ -2,7 +2,14 @@
 //! and the per-core io_uring event loops. Knows nothing of the Runtime API's text formats.
 
 pub mod balance;
+pub mod build;
 pub mod config;
 pub mod counters;
+pub mod http;
 pub mod map;
+pub mod plan;
+pub mod sys;
 pub mod table;
+pub mod tcp;
+pub mod uring;
+pub mod worker;

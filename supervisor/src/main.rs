@@ -12,6 +12,7 @@ mod mcli;
 mod program;
 #[allow(dead_code)]
 mod sys;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -40,9 +41,7 @@ fn main() -> ExitCode {
         // A worker started by the master carries the same `-W` arguments: it is told apart
         // by its environment, checked first so that it never becomes a master itself.
         cli::Action::Run => match link::worker_env() {
-            Ok(Some(env)) => run_worker(&opts, env),
-            Ok(None) if opts.master_worker => master::run(&opts, &|| master_config(&opts)),
-            Ok(None) => run(&opts),
+            Ok(env) => run(&opts, env),
             Err(e) => {
                 eprintln!("[ALERT] ringlb : {e}");
                 ExitCode::from(2)
@@ -103,31 +102,52 @@ fn check(opts: &cli::Options) -> ExitCode {
     }
 }
 
-/// The master's view of the configuration. TODO(lead): fill programs, listeners,
-/// hard-stop-after and mworker-max-reloads from `config::Loaded`.
+/// The master's view of the configuration: programs, the addresses it binds once for every
+/// worker, and its stop and reload limits.
 fn master_config(opts: &cli::Options) -> Result<master::MasterConfig, Vec<String>> {
-    match config::load(&opts.configs) {
-        Ok(loaded) => Ok(master::MasterConfig {
-            startup_warnings: loaded.warnings.iter().map(|d| d.to_string()).collect(),
-            ..master::MasterConfig::default()
-        }),
-        Err(diags) => Err(diags.iter().map(|d| d.to_string()).collect()),
-    }
+    let loaded = config::load(&opts.configs)
+        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
+    let fd_limit = engine::sys::nofile_limit().unwrap_or(1024);
+    let built = engine::build::plan(&loaded.config, fd_limit)
+        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
+    let g = &loaded.config.global;
+    Ok(master::MasterConfig {
+        programs: loaded
+            .config
+            .programs
+            .iter()
+            .map(|p| program::ProgramSpec {
+                name: p.name.clone(),
+                command: p.command.clone(),
+                user: p.user.clone(),
+                group: p.group.clone(),
+                start_on_reload: p.start_on_reload,
+            })
+            .collect(),
+        listeners: worker::listen_addrs(&built.plan),
+        hard_stop_after: g.hard_stop_after,
+        max_reloads: g.mworker_max_reloads,
+        startup_warnings: loaded
+            .warnings
+            .iter()
+            .chain(&built.warnings)
+            .map(|d| d.to_string())
+            .collect(),
+    })
 }
 
-/// A worker under the master. TODO(lead): load the config, run the engine on
-/// `env.listen_fds` (already bound and listening), call `env.master.notify_ready()` once it
-/// accepts, serve `env.master.serve(|line, level| ...)` with the Runtime API in a thread
-/// (return when it returns: the master is gone), and soft-stop on `link::install_soft_stop()`.
-fn run_worker(opts: &cli::Options, env: link::WorkerEnv) -> ExitCode {
-    let _ = env;
-    run(opts)
-}
-
-fn run(opts: &cli::Options) -> ExitCode {
-    let Some(_loaded) = load(opts) else {
+/// Runs the load balancer: the master when `-W` or `master-worker` asks for it, else a
+/// worker (alone, or under a master that passed it `env`).
+fn run(opts: &cli::Options, env: Option<link::WorkerEnv>) -> ExitCode {
+    let Some(loaded) = load(opts) else {
         return ExitCode::from(1);
     };
-    eprintln!("[ALERT] ringlb : the data plane is not wired into the binary yet");
-    ExitCode::from(2)
+    if env.is_none() && (opts.master_worker || loaded.config.global.master_worker) {
+        return master::run(opts, &|| master_config(opts));
+    }
+    let plan = match worker::plan(&loaded.config, opts.quiet) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    worker::run(&loaded.config, plan, env)
 }
