@@ -89,6 +89,93 @@ impl SocketSpec {
     }
 }
 
+/// Why a `stats socket` line cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// An address kind the control thread does not serve (`abns@`, `fd@`, host names...).
+    #[error("stats socket {addr}: unsupported address (use a unix path, ipv4@ or ipv6@ with a literal ip)")]
+    Unsupported {
+        /// The address as written.
+        addr: String,
+    },
+    /// `user`/`group` given by name: the caller must resolve it (`getpwnam` is unsafe FFI).
+    #[error("stats socket {addr}: {what} '{name}' must be resolved to a number by the caller")]
+    Unresolved {
+        /// The address.
+        addr: String,
+        /// `user` or `group`.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+}
+
+impl SocketSpec {
+    /// The spec of a `stats socket` line of the config. `user`/`group` names are looked
+    /// up with `resolve_user`/`resolve_group` (numeric ids are taken as they are).
+    pub fn from_config(
+        s: &engine::config::model::StatsSocket,
+        resolve_user: &dyn Fn(&str) -> Option<u32>,
+        resolve_group: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<SocketSpec, SpecError> {
+        use engine::config::model::CliLevel;
+        use engine::config::values::{Address, Host, Port};
+        let shown = format!("{:?}", s.addr);
+        let addr = match &s.addr {
+            Address::Unix(p) => SocketAddrSpec::Unix(PathBuf::from(p)),
+            Address::Inet {
+                host: Host::Ip(ip),
+                port: Port::Fixed(port),
+                ..
+            } => SocketAddrSpec::Tcp(SocketAddr::new(*ip, *port)),
+            Address::Inet {
+                host: Host::Any,
+                port: Port::Fixed(port),
+                ..
+            } => SocketAddrSpec::Tcp(SocketAddr::from(([0, 0, 0, 0], *port))),
+            _ => return Err(SpecError::Unsupported { addr: shown }),
+        };
+        let id = |what: &'static str, name: &Option<String>, f: &dyn Fn(&str) -> Option<u32>| match name {
+            None => Ok(None),
+            Some(n) => {
+                n.parse::<u32>()
+                    .ok()
+                    .or_else(|| f(n))
+                    .map(Some)
+                    .ok_or_else(|| SpecError::Unresolved {
+                        addr: shown.clone(),
+                        what,
+                        name: n.clone(),
+                    })
+            }
+        };
+        Ok(SocketSpec {
+            addr,
+            level: match s.level {
+                CliLevel::User => Level::User,
+                CliLevel::Operator => Level::Operator,
+                CliLevel::Admin => Level::Admin,
+            },
+            mode: s.mode,
+            uid: id("user", &s.user, resolve_user)?,
+            gid: id("group", &s.group, resolve_group)?,
+        })
+    }
+}
+
+impl ServeOptions {
+    /// `stats maxconn` / `stats timeout` from the config's global section (defaults when
+    /// absent; a maxconn above [`MAXCONN_MAX`] is capped).
+    pub fn from_config(g: &engine::config::model::Global) -> ServeOptions {
+        ServeOptions {
+            maxconn: g.stats_maxconn.map_or(MAXCONN_DEFAULT, |m| {
+                usize::try_from(m).unwrap_or(MAXCONN_MAX).clamp(1, MAXCONN_MAX)
+            }),
+            timeout: g.stats_timeout.unwrap_or(TIMEOUT_DEFAULT),
+        }
+    }
+}
+
 /// `stats maxconn` and `stats timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
@@ -600,6 +687,37 @@ mod tests {
     use super::*;
     use engine::map::Maps;
     use engine::table::{Snapshot, Tables};
+
+    #[test]
+    fn specs_from_config() {
+        let text = "global\n    stats socket ipv4@127.0.0.1:9999 level admin\n    stats socket /run/x.sock mode 600 user 7 group www\n    stats socket abns@foo\n    stats timeout 30s\n    stats maxconn 50\n";
+        let cfg = engine::config::parse_text("t.cfg", text, &|_| None)
+            .expect("valid config")
+            .config;
+        let socks = &cfg.global.stats_sockets;
+        let none = |_: &str| None;
+        let a = SocketSpec::from_config(&socks[0], &none, &none).unwrap();
+        assert_eq!(
+            a.addr,
+            SocketAddrSpec::Tcp(SocketAddr::from(([127, 0, 0, 1], 9999)))
+        );
+        assert_eq!(a.level, Level::Admin);
+        assert!(matches!(
+            SocketSpec::from_config(&socks[1], &none, &none),
+            Err(SpecError::Unresolved { what: "group", .. })
+        ));
+        let b = SocketSpec::from_config(&socks[1], &none, &|g: &str| (g == "www").then_some(33)).unwrap();
+        assert_eq!(
+            (b.level, b.mode, b.uid, b.gid),
+            (Level::Operator, Some(0o600), Some(7), Some(33))
+        );
+        assert!(matches!(
+            SocketSpec::from_config(&socks[2], &none, &none),
+            Err(SpecError::Unsupported { .. })
+        ));
+        let o = ServeOptions::from_config(&cfg.global);
+        assert_eq!((o.maxconn, o.timeout), (50, Duration::from_secs(30)));
+    }
 
     #[test]
     fn bind_errors_and_limits() {
