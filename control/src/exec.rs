@@ -435,6 +435,75 @@ pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
     out
 }
 
+/// Whether a recorded change survives a reload, by ringlb's rule: **the config file wins
+/// for the objects it defines**. `defined(backend, server)` says whether the new config
+/// defines that backend (`server: None`) or that server of it.
+///
+/// - Backends and servers created at runtime keep every change made to them (and are
+///   dropped if the new config now defines an object of the same name).
+/// - Changes to config-defined backends and servers (weights, states, addresses) are not
+///   replayed: the config's values apply (`show servers state` / a state file carry
+///   operational state across restarts, as in HAProxy).
+/// - `virt@` maps keep their runtime content; file maps are re-read from their files.
+pub fn keep_on_reload(cmd: &Command, defined: &dyn Fn(&str, Option<&str>) -> bool) -> bool {
+    use Command as C;
+    let server = |s: &ServerRef| !defined(s.backend.as_str(), Some(s.server.as_str()));
+    let map = |m: &Word| m.as_bytes().starts_with(b"virt@");
+    match cmd {
+        C::AddBackend { name, .. } => !defined(name.as_str(), None),
+        C::PublishBackend(b) | C::UnpublishBackend(b) | C::DelBackend(b) => !defined(b.as_str(), None),
+        C::AddServer { server: s, .. }
+        | C::SetServerState { server: s, .. }
+        | C::SetServerWeight { server: s, .. }
+        | C::SetServerHealth { server: s, .. }
+        | C::SetServerAddr { server: s, .. }
+        | C::SetWeight { server: s, .. }
+        | C::SetMaxconnServer { server: s, .. } => server(s),
+        C::DelServer(s) | C::EnableServer(s) | C::DisableServer(s) => server(s),
+        C::AddMap { map: m, .. }
+        | C::SetMap { map: m, .. }
+        | C::DelMap { map: m, .. }
+        | C::ClearMap { map: m, .. }
+        | C::PrepareMap { map: m }
+        | C::CommitMap { map: m, .. } => map(m),
+        _ => false,
+    }
+}
+
+/// Replays recorded changes (canonical command texts, see [`Context::on_change`]) into a
+/// new worker's context at admin level, in order. Returns the changes that failed, with
+/// their answers (a change whose object is gone answers an error and is skipped).
+pub fn replay(ctx: &Context, changes: &[Vec<u8>]) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    for change in changes {
+        let mut session = Session::new(Level::Admin, SESSION_TIMEOUT_DEFAULT);
+        session.experimental = true;
+        let text = String::from_utf8_lossy(change).into_owned();
+        let reply = match crate::parse(change) {
+            Ok(cmd) => run(ctx, &mut session, &cmd),
+            Err(e) => Reply::text(e.reply(session.vis())),
+        };
+        let ok = reply.text.is_empty()
+            || [
+                msg::NEW_BACKEND_REGISTERED,
+                msg::NEW_SERVER_REGISTERED,
+                msg::BACKEND_PUBLISHED,
+                msg::BACKEND_UNPUBLISHED,
+                msg::BACKEND_DELETED,
+                msg::SERVER_DELETED,
+            ]
+            .iter()
+            .any(|m| reply.text.trim_end() == *m)
+            || reply.text.starts_with("New version created: ")
+            || reply.text.starts_with("IP changed from ")
+            || reply.text.starts_with("no need to change the addr");
+        if !ok {
+            failed.push((text, reply.text));
+        }
+    }
+    failed
+}
+
 fn table_error_text(e: &TableError) -> String {
     match e {
         TableError::NoSuchBackend { .. } => msg::NO_SUCH_BACKEND.to_string(),
@@ -1312,6 +1381,73 @@ mod tests {
             run_line(&c, &mut s, "wait 50ms be-removable web"),
             "Failed. Backend must be unpublished prior to its deletion.\n"
         );
+    }
+
+    #[test]
+    fn changes_replay_into_a_new_worker() {
+        let recorded = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let mut c = ctx();
+        let rec = recorded.clone();
+        c.on_change = Some(Box::new(move |cmd: &Command| {
+            if let Ok(mut r) = rec.lock() {
+                r.push(cmd.to_bytes());
+            }
+        }));
+        let out = answer(
+            &c,
+            "add backend dyn from mydefaults; add server dyn/a 127.0.0.1:9001; enable server dyn/a; publish backend dyn; add map virt@paths.map /d dyn; set server web/s1 weight 7; show backend",
+            Level::Admin,
+        );
+        assert!(out.contains("Backend published."), "{out}");
+        let changes = recorded.lock().unwrap().clone();
+        assert_eq!(changes.len(), 6, "show backend is not a change");
+        // The next worker: config defines web/s1 (its change is dropped by the rule).
+        let defined = |b: &str, s: Option<&str>| b == "web" && s.is_none_or(|s| s == "s1");
+        let kept: Vec<Vec<u8>> = changes
+            .iter()
+            .filter(|c| crate::parse(c).is_ok_and(|cmd| keep_on_reload(&cmd, &defined)))
+            .cloned()
+            .collect();
+        assert_eq!(kept.len(), 5);
+        let next = ctx();
+        assert!(replay(&next, &kept).is_empty());
+        let snap = next.tables.load();
+        let b = snap.backend("dyn").expect("replayed backend");
+        assert!(b.published && b.servers[0].usable());
+        assert_eq!(
+            next.maps.load().lookup("virt@paths.map", MatchKind::Beg, "/d/x"),
+            Some("dyn")
+        );
+        assert_eq!(snap.server("web", "s1").unwrap().weight(), 1);
+        // A change that no longer applies is reported, not fatal.
+        let failed = replay(&next, &[b"del server nob/x".to_vec()]);
+        assert_eq!(
+            failed,
+            vec![("del server nob/x".to_string(), "No such backend.\n".to_string())]
+        );
+    }
+
+    #[test]
+    fn wait_srv_removable_waits_for_connections() {
+        let c = ctx();
+        let mut s = Session::new(Level::Admin, SESSION_TIMEOUT_DEFAULT);
+        let snap = c.tables.load_full();
+        let mut lb = engine::balance::LbState::new(0);
+        let slot = match snap.backend("web").unwrap().pick(&mut lb, None, None) {
+            engine::table::Pick::Server(slot) => slot,
+            other => panic!("no pick: {other:?}"),
+        };
+        c.tables.set_admin("web", "s1", table::AdminState::Maint).unwrap();
+        assert_eq!(
+            run_line(&c, &mut s, "wait 30ms srv-removable web/s1"),
+            "Wait delay expired. Server still has connections attached to it, cannot remove it.\n"
+        );
+        assert_eq!(
+            run_line(&c, &mut s, "del server web/s1"),
+            "Server still has connections attached to it, cannot remove it.\n"
+        );
+        drop(slot);
+        assert_eq!(run_line(&c, &mut s, "wait 1s srv-removable web/s1"), "Done.\n");
     }
 
     #[test]

@@ -426,8 +426,6 @@ pub fn render(opts: &StatOptions, snap: &Snapshot, fronts: &[FrontendInfo], show
                 }
                 out.push('\n');
             }
-            // HAProxy ends the CSV dump with an empty line of its own.
-            out.push('\n');
         }
         StatFormat::Typed => {
             for r in &rows {
@@ -445,7 +443,6 @@ pub fn render(opts: &StatOptions, snap: &Snapshot, fronts: &[FrontendInfo], show
                         COLUMNS.get(i).unwrap_or(&"")
                     );
                 }
-                out.push('\n');
             }
         }
         StatFormat::Json => {
@@ -543,7 +540,8 @@ mod tests {
         assert_eq!(rows[0][col("addr").unwrap()], "127.0.0.1:8080");
         assert_eq!(&rows[1][..2], &["web", "BACKEND"]);
         assert_eq!(rows[1].len(), COLUMNS.len() + 1);
-        assert!(out.ends_with("\n\n"));
+        // No empty line inside an answer: clients split answers on it.
+        assert!(!out.contains("\n\n"));
     }
 
     #[test]
@@ -559,6 +557,7 @@ mod tests {
         );
         assert!(typed.starts_with("S.1.1.0.pxname.1:KNS:str:web\n"), "{typed}");
         assert!(!typed.contains("addr"));
+        assert!(!typed.contains("\n\n"));
         let json = render(
             &StatOptions {
                 format: StatFormat::Json,
