@@ -566,7 +566,11 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
         // How long poll may sleep: until the nearest wait poll or idle deadline.
         let mut sleep = POLL_INTERVAL_MAX;
         for c in &conns {
-            if c.pending.is_some() {
+            let runnable =
+                !c.input.is_empty() && c.pending.is_none() && c.unwritten() < OUTPUT_PENDING_BYTES_MAX;
+            if (c.closing && c.unwritten() == 0) || (runnable && !c.closing) {
+                sleep = Duration::ZERO;
+            } else if c.pending.is_some() {
                 sleep = sleep.min(exec::WAIT_POLL_INTERVAL);
             } else {
                 let idle_end = c.last_active + c.session.timeout;
@@ -674,7 +678,15 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
                 // Serve what may already be there without waiting for the next turn.
                 let _ = c.fill(&mut buf);
                 c.process(ctx, now);
-                let _ = c.flush();
+                if c.flush().is_err() {
+                    continue;
+                }
+                if c.closing && c.unwritten() == 0 && c.pending.is_none() {
+                    // Answered in one go (the usual `echo cmd | socat` case): close now
+                    // rather than after the next poll.
+                    c.stream.shutdown_write();
+                    continue;
+                }
                 conns.push(c);
             }
         }

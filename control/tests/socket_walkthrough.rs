@@ -60,8 +60,18 @@ fn walkthrough_004_answers() {
         None
     );
     assert_eq!(cli(a, "show backend"), "# name\nwebservers\n\n");
-    // The same over the unix socket.
+    // The same over the unix socket, whose file got the configured mode.
     assert_eq!(cli_unix(&lb.unix, "show cli level"), "admin\n\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&lb.unix)
+        .expect("socket file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        cli_unix(&lb.unix, "show cli sockets"),
+        format!("# socket lvl processes\n{} admin all\n\n", lb.unix.display())
+    );
 }
 
 #[test]
