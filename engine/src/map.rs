@@ -177,26 +177,46 @@ pub struct Entry {
     pub value: Arc<str>,
 }
 
-/// Prefix or suffix index: keys by their bytes (first inserted index wins), probed with
-/// every distinct key length.
-#[derive(Debug, Default)]
+/// Prefix, suffix or word index: keys by their bytes (first inserted index wins), probed
+/// with every distinct key length. Keys share the entries' allocations where they can, so
+/// cloning the index to extend it costs reference counts, not copies.
+#[derive(Debug, Default, Clone)]
 struct AffixIndex {
-    keys: HashMap<Box<[u8]>, u32>,
+    keys: HashMap<Arc<[u8]>, u32>,
     /// Distinct key lengths, ascending.
     lens: Vec<usize>,
 }
 
 impl AffixIndex {
-    fn build(entries: &[Entry], norm: impl Fn(&[u8]) -> &[u8]) -> AffixIndex {
-        let mut keys: HashMap<Box<[u8]>, u32> = HashMap::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let k = norm(e.key.as_bytes());
-            keys.entry(k.into()).or_insert(i as u32);
+    fn build(entries: &[Entry], dom: bool) -> AffixIndex {
+        let mut idx = AffixIndex {
+            keys: HashMap::with_capacity(entries.len()),
+            lens: Vec::new(),
+        };
+        idx.extend(entries, 0, dom);
+        idx
+    }
+
+    /// Adds `entries[start..]` (their indexes are their positions in `entries`).
+    fn extend(&mut self, entries: &[Entry], start: usize, dom: bool) {
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            let key: Arc<[u8]> = if dom {
+                let t = dom_trim(e.key.as_bytes());
+                if t.len() == e.key.len() {
+                    Arc::from(e.key.clone())
+                } else {
+                    Arc::from(t)
+                }
+            } else {
+                Arc::from(e.key.clone())
+            };
+            let len = key.len();
+            self.keys.entry(key).or_insert(i as u32);
+            if let Err(at) = self.lens.binary_search(&len) {
+                self.lens.insert(at, len);
+            }
         }
-        let mut lens: Vec<usize> = keys.keys().map(|k| k.len()).collect();
-        lens.sort_unstable();
-        lens.dedup();
-        AffixIndex { keys, lens }
+        debug_assert!(self.lens.windows(2).all(|w| w[0] < w[1]));
     }
 
     fn best(&self, candidates: impl Iterator<Item = Option<u32>>) -> Option<u32> {
@@ -246,16 +266,23 @@ fn dom_scan(s: &[u8], key: &[u8]) -> bool {
     })
 }
 
-/// One version of a map's entries with its indexes. Immutable once built; the indexes a
-/// lookup needs are built on first use if the map was not registered for that kind.
+/// The indexes of one version's keys. Shared (`Arc`) between versions whose keys are the
+/// same (`set map` changes values only).
 #[derive(Debug, Default)]
-pub struct Version {
-    entries: Vec<Entry>,
+struct Indexes {
     exact: HashMap<Arc<str>, u32>,
     beg: OnceLock<AffixIndex>,
     end: OnceLock<AffixIndex>,
     dom: OnceLock<AffixIndex>,
     reg: OnceLock<Vec<(regex::Regex, u32)>>,
+}
+
+/// One version of a map's entries with its indexes. Immutable once built; the indexes a
+/// lookup needs are built on first use if the map was not registered for that kind.
+#[derive(Debug, Default)]
+pub struct Version {
+    entries: Vec<Entry>,
+    idx: Arc<Indexes>,
 }
 
 impl Version {
@@ -266,20 +293,76 @@ impl Version {
         }
         let v = Version {
             entries,
-            exact,
-            ..Version::default()
+            idx: Arc::new(Indexes {
+                exact,
+                ..Indexes::default()
+            }),
         };
         if kinds & MatchKind::Reg.bit() != 0 {
-            let compiled = compile_all(&v.entries)?;
-            let _ = v.reg.set(compiled);
+            let compiled = compile_all(&v.entries, 0)?;
+            let _ = v.idx.reg.set(compiled);
         }
         for k in [MatchKind::Beg, MatchKind::End, MatchKind::Dom] {
             if kinds & k.bit() != 0 {
                 v.lookup_index(k, "");
             }
         }
-        debug_assert!(v.exact.len() <= v.entries.len());
+        debug_assert!(v.idx.exact.len() <= v.entries.len());
         Ok(v)
+    }
+
+    /// This version with `fresh` appended: the indexes already built are cloned and
+    /// extended rather than rebuilt (`add map`).
+    fn appended(&self, fresh: Vec<Entry>, kinds: u8) -> Result<Version, MapError> {
+        let start = self.entries.len();
+        let mut entries = Vec::with_capacity(start + fresh.len());
+        entries.extend_from_slice(&self.entries);
+        entries.extend(fresh);
+        let mut exact = self.idx.exact.clone();
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            exact.entry(e.key.clone()).or_insert(i as u32);
+        }
+        let idx = Indexes {
+            exact,
+            ..Indexes::default()
+        };
+        for (old, new, dom) in [
+            (&self.idx.beg, &idx.beg, false),
+            (&self.idx.end, &idx.end, false),
+            (&self.idx.dom, &idx.dom, true),
+        ] {
+            if let Some(built) = old.get() {
+                let mut next = built.clone();
+                next.extend(&entries, start, dom);
+                let _ = new.set(next);
+            }
+        }
+        if let Some(built) = self.idx.reg.get() {
+            let mut next = built.clone();
+            next.extend(compile_all(&entries, start)?);
+            let _ = idx.reg.set(next);
+        }
+        let v = Version {
+            entries,
+            idx: Arc::new(idx),
+        };
+        for k in [MatchKind::Reg, MatchKind::Beg, MatchKind::End, MatchKind::Dom] {
+            if kinds & k.bit() != 0 {
+                v.lookup_index(k, "");
+            }
+        }
+        Ok(v)
+    }
+
+    /// This version with other values for the same keys in the same order (`set map`):
+    /// the indexes are shared.
+    fn with_values(&self, entries: Vec<Entry>) -> Version {
+        debug_assert_eq!(entries.len(), self.entries.len());
+        debug_assert!(entries.iter().zip(&self.entries).all(|(a, b)| a.key == b.key));
+        Version {
+            entries,
+            idx: self.idx.clone(),
+        }
     }
 
     /// Entries in insertion order.
@@ -296,36 +379,49 @@ impl Version {
     fn lookup_index(&self, kind: MatchKind, sample: &str) -> Option<u32> {
         let s = sample.as_bytes();
         match kind {
-            MatchKind::Str => self.exact.get(sample).copied(),
+            MatchKind::Str => self.idx.exact.get(sample).copied(),
             MatchKind::Beg => self
+                .idx
                 .beg
-                .get_or_init(|| AffixIndex::build(&self.entries, |k| k))
+                .get_or_init(|| AffixIndex::build(&self.entries, false))
                 .beg(s),
             MatchKind::End => self
+                .idx
                 .end
-                .get_or_init(|| AffixIndex::build(&self.entries, |k| k))
+                .get_or_init(|| AffixIndex::build(&self.entries, false))
                 .end(s),
             MatchKind::Dom => {
                 let idx = self
+                    .idx
                     .dom
-                    .get_or_init(|| AffixIndex::build(&self.entries, dom_trim));
-                let bounds: Vec<usize> = std::iter::once(0)
-                    .chain(
-                        s.iter()
-                            .enumerate()
-                            .filter(|(_, &b)| is_dom_delim(b))
-                            .map(|(i, _)| i),
-                    )
-                    .chain(std::iter::once(s.len()))
-                    .take(DOM_BOUNDARIES_MAX + 1)
-                    .collect();
-                if bounds.len() > DOM_BOUNDARIES_MAX {
+                    .get_or_init(|| AffixIndex::build(&self.entries, true));
+                // Word boundaries on the stack: no allocation per lookup. Samples with more
+                // delimiters than the array holds fall back to scanning the entries.
+                let mut bounds = [0usize; DOM_BOUNDARIES_MAX + 1];
+                let mut n = 1;
+                let mut truncated = false;
+                for (i, &b) in s.iter().enumerate().filter(|(_, &b)| is_dom_delim(b)) {
+                    debug_assert!(is_dom_delim(b));
+                    match bounds.get_mut(n) {
+                        Some(slot) if n < DOM_BOUNDARIES_MAX => *slot = i,
+                        _ => {
+                            truncated = true;
+                            break;
+                        }
+                    }
+                    n += 1;
+                }
+                if truncated {
                     return self
                         .entries
                         .iter()
                         .position(|e| dom_scan(s, e.key.as_bytes()))
                         .map(|i| i as u32);
                 }
+                if let Some(slot) = bounds.get_mut(n) {
+                    *slot = s.len();
+                }
+                let bounds = bounds.get(..=n).unwrap_or_default();
                 let mut best: Option<u32> = None;
                 for (a, &i) in bounds.iter().enumerate() {
                     // A word starts at the sample's start or just after a delimiter.
@@ -343,8 +439,9 @@ impl Version {
             }
             MatchKind::Reg => {
                 let list = self
+                    .idx
                     .reg
-                    .get_or_init(|| compile_all(&self.entries).unwrap_or_default());
+                    .get_or_init(|| compile_all(&self.entries, 0).unwrap_or_default());
                 list.iter().find(|(re, _)| re.is_match(sample)).map(|&(_, i)| i)
             }
         }
@@ -361,10 +458,11 @@ fn compile(key: &str) -> Result<regex::Regex, MapError> {
         })
 }
 
-fn compile_all(entries: &[Entry]) -> Result<Vec<(regex::Regex, u32)>, MapError> {
+fn compile_all(entries: &[Entry], start: usize) -> Result<Vec<(regex::Regex, u32)>, MapError> {
     entries
         .iter()
         .enumerate()
+        .skip(start)
         .map(|(i, e)| compile(&e.key).map(|re| (re, i as u32)))
         .collect()
 }
@@ -705,9 +803,15 @@ impl MapSet {
                 m2
             }
             _ => {
-                let mut entries = m.cur.entries.clone();
-                entries.extend(fresh);
-                m.with_current(entries)?
+                if m.cur.entries.len() + fresh.len() > ENTRIES_PER_MAP_MAX {
+                    return Err(MapError::TooManyEntries {
+                        name: m.name.to_string(),
+                        max: ENTRIES_PER_MAP_MAX,
+                    });
+                }
+                let mut m2 = (**m).clone();
+                m2.cur = Arc::new(m.cur.appended(fresh, m.kinds)?);
+                m2
             }
         };
         Ok(next.replace(m))
@@ -736,7 +840,9 @@ impl MapSet {
                 e.value = value.clone();
             }
         }
-        Ok(self.replace(m.with_current(entries)?))
+        let mut m2 = (**m).clone();
+        m2.cur = Arc::new(m.cur.with_values(entries));
+        Ok(self.replace(m2))
     }
 
     /// This set without the entries named by `key` (or `#<id>`).
@@ -1105,6 +1211,67 @@ mod tests {
             Err(MapError::File { .. })
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn appended_indexes_answer_like_rebuilt_ones() {
+        let keys = [
+            "/a",
+            "/a/b",
+            "example.com",
+            ".jpg",
+            "/a",
+            "x.example.com",
+            "/z",
+            "com",
+            "/a/b/c",
+            "^/r[0-9]",
+            "b.jpg",
+        ];
+        let samples = [
+            "/a/b/c/d",
+            "/a",
+            "www.example.com",
+            "pic.jpg",
+            "/z/1",
+            "x.example.com:80",
+            "/r5",
+            "none",
+        ];
+        let kinds = [
+            MatchKind::Str,
+            MatchKind::Beg,
+            MatchKind::Dom,
+            MatchKind::End,
+            MatchKind::Reg,
+        ];
+        let pairs: Vec<(String, String)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_string(), format!("v{i}")))
+            .collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let whole = Maps::default();
+        let inc = Maps::default();
+        for k in kinds {
+            whole.register("virt@m", k, "").unwrap();
+            inc.register("virt@m", k, "").unwrap();
+        }
+        whole.add("virt@m", None, &refs).unwrap();
+        for chunk in refs.chunks(3) {
+            inc.add("virt@m", None, chunk).unwrap();
+        }
+        // `set map` shares the indexes: answers change only in values.
+        inc.set("virt@m", "/z", "v6").unwrap();
+        for k in kinds {
+            for s in samples {
+                assert_eq!(
+                    inc.load().lookup("virt@m", k, s),
+                    whole.load().lookup("virt@m", k, s),
+                    "{k} {s}"
+                );
+            }
+        }
     }
 
     #[test]
