@@ -617,7 +617,10 @@ fn dispatch(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
             }
             Reply {
                 pending: Some(Pending {
-                    deadline: Instant::now() + Duration::from_millis(u64::from(delay.as_ms())),
+                    // At most ~24.8 days (`DELAY_MS_MAX`): always representable.
+                    deadline: Instant::now()
+                        .checked_add(Duration::from_millis(u64::from(delay.as_ms())))
+                        .unwrap_or_else(Instant::now),
                     condition: condition.clone(),
                 }),
                 ..Reply::default()

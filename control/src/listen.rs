@@ -573,8 +573,10 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
             } else if c.pending.is_some() {
                 sleep = sleep.min(exec::WAIT_POLL_INTERVAL);
             } else {
-                let idle_end = c.last_active + c.session.timeout;
-                sleep = sleep.min(idle_end.saturating_duration_since(now));
+                // `set timeout cli` accepts years: a deadline past `Instant`'s range is none.
+                if let Some(idle_end) = c.last_active.checked_add(c.session.timeout) {
+                    sleep = sleep.min(idle_end.saturating_duration_since(now));
+                }
             }
         }
         let (ready_listeners, ready_conns) = {

@@ -93,3 +93,15 @@ fn help_and_unknown_commands() {
     // Empty line: just the empty line.
     assert_eq!(cli(lb.tcp, ""), "\n");
 }
+
+#[test]
+fn huge_cli_timeout_is_accepted() {
+    let lb = start();
+    let mut s = connect(lb.tcp);
+    s.write_all(b"prompt; set timeout cli 2147483\n").unwrap();
+    assert_eq!(read_until(&mut s, "\n> \n> "), "\n> \n> ");
+    s.write_all(b"echo still\n").unwrap();
+    assert_eq!(read_until(&mut s, "> "), "still\n\n> ");
+    // Another client is served while this session idles.
+    assert_eq!(cli(lb.tcp, "echo other"), "other\n\n");
+}
