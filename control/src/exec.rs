@@ -11,6 +11,24 @@
 //!
 //! Answers are the text before the empty line that ends every answer; the socket server
 //! adds that line.
+//!
+//! Compatibility notes (where ringlb answers differently from HAProxy 3.4, or could not
+//! check the text):
+//! - texts marked "unverified" below (`add backend` / `del backend` refusals, `No defaults
+//!   section named ...`, `could not resolve address ...`) are ringlb's: the 3.4 sources were
+//!   not at hand; all other texts are HAProxy's;
+//! - `enable|disable health|agent`, `set server ... agent` and `shutdown sessions server`
+//!   check that the server exists and answer like HAProxy, but have no effect until the
+//!   engine exposes health checks and per-core session kills;
+//! - `add server` takes an IP literal (`<ip>[:<port>]`, `ipv4@`, `ipv6@`), not a host name;
+//!   of its keywords only `weight`, `maxconn`, `backup`/`no-backup` and `id` shape the
+//!   server, the others are accepted and ignored;
+//! - `show servers state` prints check fields as "no check" servers have them;
+//! - `show stat` rows: servers then BACKEND for each backend after every FRONTEND row
+//!   (HAProxy interleaves by proxy declaration order); `status` is UP/DOWN/MAINT/DRAIN/NOLB
+//!   (no "no check"); `typed` tags are simplified (`KNS` for names, `MGP` otherwise);
+//! - a change is recorded through [`Context::on_change`] and can be replayed into the next
+//!   worker ([`keep_on_reload`], [`replay`]): HAProxy forgets runtime changes on reload.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

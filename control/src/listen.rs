@@ -11,6 +11,9 @@
 //!   "command is too big" answer and the connection closes; reads are bounded per turn;
 //!   an answer waiting to be written stops the session from reading more commands.
 //! - One `poll(2)` over every socket; `wait` commands are polled, never blocking the thread.
+//! - Not supported: `expose-fd listeners` (the master passes listeners itself), abstract
+//!   (`abns@`) and inherited (`fd@`) socket addresses, user/group names (the caller resolves
+//!   them, see [`SocketSpec::from_config`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -29,6 +32,9 @@ use crate::command::Level;
 use crate::exec::{self, Context, Pending, Session};
 use crate::messages as msg;
 use crate::split::{Feed, Splitter};
+
+/// The answer to one forwarded line (master CLI `@1 <cmd>`), see [`exec::answer`].
+pub use crate::exec::answer;
 
 /// HAProxy's default `stats maxconn`.
 pub const MAXCONN_DEFAULT: usize = 10;
