@@ -240,6 +240,9 @@ pub struct ControlHandle {
     thread: Option<JoinHandle<()>>,
     /// The bound addresses, in the order of the specs (TCP ports resolved when `:0`).
     pub addrs: Vec<SocketAddrSpec>,
+    /// (device, inode) of each unix socket file we created: on a reload the next worker
+    /// binds the same path anew, and the old one must not remove the new file.
+    unix_files: Vec<(PathBuf, u64, u64)>,
 }
 
 impl ControlHandle {
@@ -254,9 +257,10 @@ impl ControlHandle {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for a in &self.addrs {
-            if let SocketAddrSpec::Unix(p) = a {
-                let _ = std::fs::remove_file(p);
+        use std::os::unix::fs::MetadataExt;
+        for (p, dev, ino) in self.unix_files.drain(..) {
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.dev() == dev && m.ino() == ino) {
+                let _ = std::fs::remove_file(&p);
             }
         }
     }
@@ -545,9 +549,16 @@ pub fn spawn_with(
     }
     let mut listeners = Vec::with_capacity(sockets.len());
     let mut addrs = Vec::with_capacity(sockets.len());
+    let mut unix_files = Vec::new();
     for s in &sockets {
         let (l, a) = bind(s)?;
         listeners.push((l, s.level));
+        if let SocketAddrSpec::Unix(p) = &a {
+            use std::os::unix::fs::MetadataExt;
+            if let Ok(m) = std::fs::symlink_metadata(p) {
+                unix_files.push((p.clone(), m.dev(), m.ino()));
+            }
+        }
         addrs.push(a);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -560,6 +571,7 @@ pub fn spawn_with(
         stop,
         thread: Some(thread),
         addrs,
+        unix_files,
     })
 }
 
@@ -737,6 +749,26 @@ mod tests {
         ));
         let o = ServeOptions::from_config(&cfg.global);
         assert_eq!((o.maxconn, o.timeout), (50, Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn reload_keeps_the_new_workers_socket_file() {
+        let dir = std::env::temp_dir().join(format!("ringlb-listen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let ctx = Arc::new(Context::new(
+            Arc::new(Tables::new(Snapshot::new(1))),
+            Arc::new(Maps::default()),
+        ));
+        let spec = SocketSpec::new(SocketAddrSpec::Unix(path.clone()));
+        let old = spawn(vec![spec.clone()], ctx.clone()).unwrap();
+        let new = spawn(vec![spec], ctx).unwrap();
+        old.shutdown();
+        assert!(path.exists(), "the old worker removed the new worker's socket");
+        assert!(std::os::unix::net::UnixStream::connect(&path).is_ok());
+        new.shutdown();
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
