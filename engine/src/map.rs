@@ -1274,6 +1274,114 @@ mod tests {
         }
     }
 
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: &[&str] = &["/", "/a", "/a/b", "/ab", "b.c", ".c", "c", "x.b.c"];
+        const SAMPLES: &[&str] = &["/a/b/c", "/ab", "b.c", "x.b.c", "/", "zz", "/a", "w.x.b.c:80"];
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Add(usize, u8),
+            Set(usize, u8),
+            Del(usize),
+            Clear,
+            Replace(Vec<(usize, u8)>),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let k = 0..KEYS.len();
+            prop_oneof![
+                4 => (k.clone(), any::<u8>()).prop_map(|(k, v)| Op::Add(k, v)),
+                2 => (k.clone(), any::<u8>()).prop_map(|(k, v)| Op::Set(k, v)),
+                2 => k.clone().prop_map(Op::Del),
+                1 => Just(Op::Clear),
+                1 => proptest::collection::vec((k, any::<u8>()), 0..5).prop_map(Op::Replace),
+            ]
+        }
+
+        /// The naive answers: HAProxy's rules written as scans of the entry list.
+        fn expect(model: &[(String, String)], kind: MatchKind, s: &str) -> Option<String> {
+            let hit = |k: &str| match kind {
+                MatchKind::Str => k == s,
+                MatchKind::Beg => s.starts_with(k),
+                MatchKind::End => s.ends_with(k),
+                MatchKind::Dom => dom_scan(s.as_bytes(), k.as_bytes()),
+                MatchKind::Reg => false,
+            };
+            let mut hits = model.iter().filter(|(k, _)| hit(k));
+            if kind == MatchKind::Beg {
+                // Longest prefix; the first inserted among equal keys.
+                let best = model.iter().filter(|(k, _)| hit(k)).map(|(k, _)| k.len()).max()?;
+                return model
+                    .iter()
+                    .find(|(k, _)| hit(k) && k.len() == best)
+                    .map(|(_, v)| v.clone());
+            }
+            hits.next().map(|(_, v)| v.clone())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+            #[test]
+            fn maps_answer_like_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+                let kinds = [MatchKind::Str, MatchKind::Beg, MatchKind::End, MatchKind::Dom];
+                let m = Maps::default();
+                for k in kinds {
+                    m.register("virt@p", k, "").unwrap();
+                }
+                let mut model: Vec<(String, String)> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Add(k, v) => {
+                            m.add("virt@p", None, &[(KEYS[k], &v.to_string())]).unwrap();
+                            model.push((KEYS[k].to_string(), v.to_string()));
+                        }
+                        Op::Set(k, v) => {
+                            let r = m.set("virt@p", KEYS[k], &v.to_string());
+                            let any = model.iter().any(|(mk, _)| mk == KEYS[k]);
+                            prop_assert_eq!(r.is_ok(), any);
+                            for e in model.iter_mut().filter(|(mk, _)| mk == KEYS[k]) {
+                                e.1 = v.to_string();
+                            }
+                        }
+                        Op::Del(k) => {
+                            let r = m.del("virt@p", KEYS[k]);
+                            prop_assert_eq!(r.is_ok(), model.iter().any(|(mk, _)| mk == KEYS[k]));
+                            model.retain(|(mk, _)| mk != KEYS[k]);
+                        }
+                        Op::Clear => {
+                            m.clear("virt@p", None).unwrap();
+                            model.clear();
+                        }
+                        Op::Replace(pairs) => {
+                            let ver = m.prepare("virt@p").unwrap();
+                            let owned: Vec<(String, String)> =
+                                pairs.iter().map(|&(k, v)| (KEYS[k].to_string(), v.to_string())).collect();
+                            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                            m.add("virt@p", Some(ver), &refs).unwrap();
+                            m.commit("virt@p", ver).unwrap();
+                            model = owned;
+                        }
+                    }
+                    let set = m.load();
+                    let map = set.map("virt@p").unwrap();
+                    prop_assert_eq!(map.current().entries().len(), model.len());
+                    for k in kinds {
+                        for s in SAMPLES {
+                            prop_assert_eq!(
+                                set.lookup("virt@p", k, s).map(str::to_owned),
+                                expect(&model, k, s),
+                                "{} {}", k, s
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn hundred_thousand_entries() {
         let keys: Vec<String> = (0..100_000).map(|i| format!("/p{i}/x")).collect();
