@@ -61,14 +61,20 @@ pub const SERVER_EXISTS: &str = "Already exists a server with the same name in b
 pub const SERVER_NOT_IN_MAINT: &str = "Only servers in maintenance mode can be deleted.";
 /// `del server` on a server still used by connections.
 pub const SERVER_HAS_CONNS: &str = "Server still has connections attached to it, cannot remove it.";
-/// `del backend` on a published backend (3.4 text unverified).
+/// `del backend` on a published backend (3.4, observed).
 pub const BACKEND_IS_PUBLISHED: &str = "Backend must be unpublished prior to its deletion.";
-/// `del backend` on a backend with servers (3.4 text unverified).
-pub const BACKEND_HAS_SERVERS: &str = "Backend must not contain any server prior to its deletion.";
+/// `del backend` on a backend with servers (3.4, observed).
+pub const BACKEND_HAS_SERVERS: &str = "Only a backend without server can be deleted.";
 /// `del backend` on a backend still in use (3.4 text unverified).
 pub const BACKEND_HAS_STREAMS: &str = "Backend still has streams attached to it, cannot remove it.";
-/// `add backend` with a name already used (3.4 text unverified).
-pub const BACKEND_EXISTS: &str = "A proxy with the same name already exists.";
+/// `add backend` with a name already used by a backend or frontend (3.4, observed), e.g.
+/// `Error during backend creation : name is already used by other proxy 'backend b1'.`
+pub fn backend_exists(kind: &str, name: &str) -> String {
+    format!("Error during backend creation : name is already used by other proxy '{kind} {name}'.")
+}
+/// `wait` interrupted because the client closed its side (3.4, observed); HAProxy prints
+/// `(null)` when there is no reason.
+pub const WAIT_INTERRUPTED: &str = "Interrupted.";
 /// `wait` whose delay ran out.
 pub const WAIT_EXPIRED: &str = "Wait delay expired.";
 /// `wait` whose condition can never be met.
@@ -527,7 +533,7 @@ fn table_error_text(e: &TableError) -> String {
         TableError::NoSuchBackend { .. } => msg::NO_SUCH_BACKEND.to_string(),
         TableError::NoSuchServer { .. } => msg::NO_SUCH_SERVER.to_string(),
         TableError::ServerExists { .. } => SERVER_EXISTS.to_string(),
-        TableError::BackendExists { .. } => BACKEND_EXISTS.to_string(),
+        TableError::BackendExists { name } => backend_exists("backend", name),
         TableError::ServerNotInMaint { .. } => SERVER_NOT_IN_MAINT.to_string(),
         TableError::ServerBusy { .. } => SERVER_HAS_CONNS.to_string(),
         TableError::BackendPublished { .. } => BACKEND_IS_PUBLISHED.to_string(),
@@ -734,6 +740,9 @@ fn dispatch(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
 
         // ---- backends ----
         C::AddBackend { name, from, mode } => {
+            if ctx.frontends.list().iter().any(|f| f.name == name.as_str()) {
+                return Reply::text(backend_exists("frontend", name.as_str()));
+            }
             let Some(mut cfg) = (ctx.defaults)(from.as_str()) else {
                 return Reply::text(format!("No defaults section named '{from}'.\n"));
             };
@@ -1317,7 +1326,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("add backend b1 from nodef", "No defaults section named 'nodef'.\n"),
             ("add backend b1 from mydefaults", "New backend registered.\n"),
-            ("add backend b1 from mydefaults", "A proxy with the same name already exists.\n"),
+            ("add backend b1 from mydefaults", "Error during backend creation : name is already used by other proxy 'backend b1'.\n"),
             ("add server b1/s1 127.0.0.1:9000 check weight 5", "New server registered.\n"),
             ("add server b1/s1 127.0.0.1:9000", "Already exists a server with the same name in backend.\n"),
             ("add server nob/s1 127.0.0.1:9000", "No such backend.\n"),
@@ -1333,7 +1342,7 @@ mod tests {
             ("show backend", "# name\nweb\nb1\n"),
             ("del backend b1", "Backend must be unpublished prior to its deletion.\n"),
             ("unpublish backend b1", "Backend unpublished.\n"),
-            ("del backend b1", "Backend must not contain any server prior to its deletion.\n"),
+            ("del backend b1", "Only a backend without server can be deleted.\n"),
             ("set server b1/s1 state maint", ""),
             ("wait 1s srv-removable b1/s1", "Done.\n"),
             ("del server b1/s1", "Server deleted.\n"),

@@ -109,7 +109,7 @@ fn unpublished_backend_rule_and_user_level() {
     assert_eq!(cli(lb.tcp_user, "operator"), "Permission denied\n\n");
     assert_eq!(
         cli(a, "del backend staging"),
-        "Backend must not contain any server prior to its deletion.\n\n"
+        "Only a backend without server can be deleted.\n\n"
     );
     assert_eq!(cli(a, "prompt n"), "\n");
 }
