@@ -7,7 +7,9 @@
 //! - The level is checked here, when the command runs (`Permission denied`): a session
 //!   can lower its level (`operator`, `user`) between two commands of one line.
 //! - `wait` never blocks: [`execute`] returns a [`Pending`] that the caller polls with
-//!   [`poll_wait`] (the socket server keeps serving other sessions meanwhile).
+//!   [`poll_wait`] (the socket server keeps serving other sessions meanwhile). As in
+//!   HAProxy 3.4, a client that closes its side (`echo ... | socat`) stops the wait after
+//!   one last check ([`interrupt_wait`]: `Done.`, `Failed. <why>` or `Interrupted. <why>`).
 //!
 //! Answers are the text before the empty line that ends every answer; the socket server
 //! adds that line.
@@ -363,10 +365,10 @@ pub fn run(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
     reply
 }
 
-/// Checks a pending `wait`: `Some(answer)` when it is over (condition met, failed, or the
-/// delay ran out), `None` to poll again later (every [`WAIT_POLL_INTERVAL`]).
-pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
-    let check = match &p.condition {
+/// One check of a `wait` condition: `Ok(true)` met, `Ok(false)` not yet (or no
+/// condition), `Err((permanent, reason))` not met, for good or for now.
+fn check_wait(ctx: &Context, p: &Pending) -> Result<bool, (bool, String)> {
+    match &p.condition {
         None => Ok(false),
         Some(WaitCondition::SrvRemovable(s)) => {
             match ctx
@@ -384,8 +386,13 @@ pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
             Err(e @ TableError::BackendBusy { .. }) => Err((false, table_error_text(&e))),
             Err(e) => Err((true, table_error_text(&e))),
         },
-    };
-    match check {
+    }
+}
+
+/// Checks a pending `wait`: `Some(answer)` when it is over (condition met, failed, or the
+/// delay ran out), `None` to poll again later (every [`WAIT_POLL_INTERVAL`]).
+pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
+    match check_wait(ctx, p) {
         Ok(true) => Some(format!("{}\n", msg::WAIT_DONE)),
         Err((true, why)) => Some(format!("{WAIT_FAILED} {why}\n")),
         Ok(false) | Err((false, _)) if now < p.deadline => None,
@@ -397,6 +404,18 @@ pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
             }
         }
         Err((false, why)) => Some(format!("{WAIT_EXPIRED} {why}\n")),
+    }
+}
+
+/// The answer of a pending `wait` whose client closed its side: HAProxy stops waiting,
+/// checks once more and answers `Interrupted. <reason>` (`Interrupted. (null)` for a bare
+/// delay) unless the condition is met or failed for good.
+pub fn interrupt_wait(ctx: &Context, p: &Pending) -> String {
+    match check_wait(ctx, p) {
+        Ok(true) => format!("{}\n", msg::WAIT_DONE),
+        Err((true, why)) => format!("{WAIT_FAILED} {why}\n"),
+        Ok(false) => format!("{WAIT_INTERRUPTED} (null)\n"),
+        Err((false, why)) => format!("{WAIT_INTERRUPTED} {why}\n"),
     }
 }
 
@@ -413,7 +432,8 @@ pub fn finish_wait(ctx: &Context, p: &Pending) -> String {
 
 /// The answer to one whole line given at `level` (the master CLI forwards `@1 <cmd>` lines
 /// here): every command of the line runs in one fresh non-interactive session, answers
-/// are concatenated, each followed by its empty line. `wait` blocks this thread.
+/// are concatenated, each followed by its empty line. `wait` checks once and does not
+/// block (see [`interrupt_wait`]), as HAProxy's `@1 wait ...` does.
 pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
     let mut session = Session::new(level, SESSION_TIMEOUT_DEFAULT);
     let mut splitter = crate::split::Splitter::new();
@@ -446,8 +466,10 @@ pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
                     break;
                 }
                 out.push_str(&r.text);
+                // A forwarded command has no open client side: `wait` does not wait
+                // (HAProxy's `@1 wait ...` answers at once, `Interrupted.` if unmet).
                 if let Some(p) = &r.pending {
-                    out.push_str(&finish_wait(ctx, p));
+                    out.push_str(&interrupt_wait(ctx, p));
                 }
                 out.push('\n');
                 if r.close {

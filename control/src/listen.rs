@@ -389,7 +389,13 @@ impl Conn {
     /// Runs as many complete requests from `input` as allowed now.
     fn process(&mut self, ctx: &Context, now: Instant) {
         if let Some(p) = &self.pending {
-            match exec::poll_wait(ctx, p, now) {
+            // The client closed its side: HAProxy stops waiting.
+            let done = if self.eof {
+                Some(exec::interrupt_wait(ctx, p))
+            } else {
+                exec::poll_wait(ctx, p, now)
+            };
+            match done {
                 Some(answer) => {
                     self.pending = None;
                     self.last_active = now;

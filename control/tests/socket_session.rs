@@ -105,3 +105,27 @@ fn huge_cli_timeout_is_accepted() {
     // Another client is served while this session idles.
     assert_eq!(cli(lb.tcp, "echo other"), "other\n\n");
 }
+
+#[test]
+fn wait_is_interrupted_when_the_client_closes_its_side() {
+    let lb = start();
+    let t = Instant::now();
+    // `echo 'wait 2s' | socat`: the write side closes at once, HAProxy stops waiting.
+    assert_eq!(
+        cli(lb.tcp, "wait 2s; echo after"),
+        "Interrupted. (null)\n\nafter\n\n"
+    );
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        cli(lb.tcp, "wait 2s srv-removable webservers/web1"),
+        "Failed. Only servers in maintenance mode can be deleted.\n\n"
+    );
+    assert_eq!(cli(lb.tcp, "set server webservers/web1 state maint"), "\n");
+    assert_eq!(
+        cli(
+            lb.tcp,
+            "wait 2s srv-removable webservers/web1; del server webservers/web1"
+        ),
+        "Done.\n\nServer deleted.\n\n"
+    );
+}
