@@ -323,7 +323,13 @@ fn backend_row(b: &Backend, show_addr: bool) -> Row {
     let weight: u32 = usable.iter().filter(|s| !s.backup).map(|s| s.weight()).sum();
     let act = usable.iter().filter(|s| !s.backup).count();
     let bck = usable.iter().filter(|s| s.backup).count();
-    r.set("status", if usable.is_empty() { "DOWN" } else { "UP" });
+    let status = if usable.is_empty() { "DOWN" } else { "UP" };
+    // 3.4 marks unpublished backends (observed: `status=UP (UNPUB)`).
+    if b.published {
+        r.set("status", status);
+    } else {
+        r.set("status", format!("{status} (UNPUB)"));
+    }
     r.set("weight", weight);
     r.set("act", act);
     r.set("bck", bck);
@@ -542,6 +548,16 @@ mod tests {
         assert_eq!(rows[1].len(), COLUMNS.len() + 1);
         // No empty line inside an answer: clients split answers on it.
         assert!(!out.contains("\n\n"));
+    }
+
+    #[test]
+    fn unpublished_backends_are_marked() {
+        let mut b = BackendConfig::new("dyn");
+        b.published = false;
+        let snap = Snapshot::from_config(1, &[b]).unwrap();
+        let out = render(&StatOptions::default(), &snap, &[], true);
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row[col("status").unwrap()], "DOWN (UNPUB)");
     }
 
     #[test]
