@@ -77,6 +77,15 @@ pub fn backend_exists(kind: &str, name: &str) -> String {
 /// `wait` interrupted because the client closed its side (3.4, observed); HAProxy prints
 /// `(null)` when there is no reason.
 pub const WAIT_INTERRUPTED: &str = "Interrupted.";
+/// `add server` into a backend whose algorithm cannot take servers at run time (3.4,
+/// observed; 3.0-3.3 answered `messages::SERVER_NEEDS_DYNAMIC_LB`).
+pub fn server_needs_dynamic_lb(backend: &str) -> String {
+    format!("Backend does not support dynamic servers : backend '{backend}' uses a non dynamic load balancing method.")
+}
+/// `add server` with a keyword dynamic servers refuse (observed: `enabled`, `no-check`).
+pub fn server_option_refused(kw: &str) -> String {
+    format!("'{kw}' option is not accepted for dynamic server")
+}
 /// `wait` whose delay ran out.
 pub const WAIT_EXPIRED: &str = "Wait delay expired.";
 /// `wait` whose condition can never be met.
@@ -1031,7 +1040,15 @@ fn add_server(
         return Reply::text(msg::NO_SUCH_BACKEND);
     };
     if b.balance.is_static() {
-        return Reply::text(msg::SERVER_NEEDS_DYNAMIC_LB);
+        return Reply::text(server_needs_dynamic_lb(&b.name));
+    }
+    for (p, kw) in [
+        (ServerParam::Enabled, "enabled"),
+        (ServerParam::NoCheck, "no-check"),
+    ] {
+        if params.contains(&p) {
+            return Reply::text(server_option_refused(kw));
+        }
     }
     let a = word_str(addr);
     let Some(sa) = parse_server_addr(&a) else {
@@ -1119,12 +1136,13 @@ fn admin_bits(s: table::AdminState) -> u8 {
     }
 }
 
-/// HAProxy's `SRV_ST_*`: 0 stopped, 2 running, 3 stopping.
-fn oper_num(s: table::OperState) -> u8 {
-    match s {
-        table::OperState::Down => 0,
-        table::OperState::Up => 2,
-        table::OperState::Stopping => 3,
+/// HAProxy's `SRV_ST_*`: 0 stopped, 2 running, 3 stopping. A server in maintenance is
+/// stopped (observed: a fresh dynamic server shows `op_state=0 admin_state=1`).
+fn oper_num(admin: table::AdminState, s: table::OperState) -> u8 {
+    match (admin, s) {
+        (table::AdminState::Maint, _) | (_, table::OperState::Down) => 0,
+        (_, table::OperState::Up) => 2,
+        (_, table::OperState::Stopping) => 3,
     }
 }
 
@@ -1150,7 +1168,7 @@ fn servers_state(ctx: &Context, backend: Option<&Name>) -> Reply {
                 s.id,
                 s.name,
                 s.addr.ip(),
-                oper_num(s.oper()),
+                oper_num(s.admin(), s.oper()),
                 admin_bits(s.admin()),
                 s.weight(),
                 s.initial_weight,
@@ -1353,6 +1371,8 @@ mod tests {
             ("add server b1/s1 127.0.0.1:9000", "Already exists a server with the same name in backend.\n"),
             ("add server nob/s1 127.0.0.1:9000", "No such backend.\n"),
             ("add server b1/s2 not-an-ip:80", "could not resolve address 'not-an-ip:80'.\n"),
+            ("add server b1/s2 127.0.0.1:80 enabled", "'enabled' option is not accepted for dynamic server\n"),
+            ("add server b1/s2 127.0.0.1:80 check no-check", "'no-check' option is not accepted for dynamic server\n"),
             ("get weight b1/s1", "5 (initial 5)\n"),
             ("set server b1/s1 weight 50%", ""),
             ("get weight b1/s1", "2 (initial 5)\n"),
@@ -1500,6 +1520,20 @@ mod tests {
         );
         drop(slot);
         assert_eq!(run_line(&c, &mut s, "wait 1s srv-removable web/s1"), "Done.\n");
+    }
+
+    #[test]
+    fn static_backends_refuse_dynamic_servers() {
+        let mut st = BackendConfig::new("st");
+        st.balance = engine::balance::Balance::StaticRr;
+        let c = Context::new(
+            Arc::new(Tables::new(Snapshot::from_config(1, &[st]).unwrap())),
+            Arc::new(Maps::default()),
+        );
+        assert_eq!(
+            answer(&c, "add server st/x 127.0.0.1:1", Level::Admin),
+            "Backend does not support dynamic servers : backend 'st' uses a non dynamic load balancing method.\n\n"
+        );
     }
 
     #[test]
