@@ -16,9 +16,11 @@
 //!
 //! Compatibility notes (where ringlb answers differently from HAProxy 3.4, or could not
 //! check the text):
-//! - texts marked "unverified" below (`add backend` / `del backend` refusals, `No defaults
-//!   section named ...`, `could not resolve address ...`) are ringlb's: the 3.4 sources were
-//!   not at hand; all other texts are HAProxy's;
+//! - texts are HAProxy's (source, or observed on 3.4.3 where marked "observed") except
+//!   `No defaults section named '<d>'.`, `could not resolve address '<a>'.` and the
+//!   messages of ringlb-only limits (table and map sizes), which are ringlb's;
+//! - `del backend` answers `Backend deleted.` alone (3.4 also prints log lines about the
+//!   backend's former servers before it);
 //! - `enable|disable health|agent`, `set server ... agent` and `shutdown sessions server`
 //!   check that the server exists and answer like HAProxy, but have no effect until the
 //!   engine exposes health checks and per-core session kills;
