@@ -592,7 +592,7 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
         for c in &conns {
             let runnable =
                 !c.input.is_empty() && c.pending.is_none() && c.unwritten() < OUTPUT_PENDING_BYTES_MAX;
-            if (c.closing && c.unwritten() == 0) || (runnable && !c.closing) {
+            if (c.closing && c.unwritten() == 0 && c.pending.is_none()) || (runnable && !c.closing) {
                 sleep = Duration::ZERO;
             } else if c.pending.is_some() {
                 sleep = sleep.min(exec::WAIT_POLL_INTERVAL);

@@ -129,3 +129,14 @@ fn wait_is_interrupted_when_the_client_closes_its_side() {
         "Done.\n\nServer deleted.\n\n"
     );
 }
+
+#[test]
+fn a_waiting_one_shot_session_answers_when_the_delay_ends() {
+    let lb = start();
+    // Non-interactive, write side kept open: the wait really waits, then the line ends.
+    let mut s = connect(lb.tcp);
+    s.write_all(b"wait 200ms; echo end\n").unwrap();
+    let t = Instant::now();
+    assert_eq!(read_to_close(&mut s), "Done.\n\nend\n\n");
+    assert!(t.elapsed() >= Duration::from_millis(150), "{:?}", t.elapsed());
+}
