@@ -652,19 +652,23 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
                 }
             }
             c.process(ctx, now);
+            let unwritten = c.unwritten();
             if c.flush().is_err() {
                 dead[i] = true;
                 continue;
+            }
+            if c.unwritten() < unwritten {
+                // The client reads: it is not idle.
+                c.last_active = now;
             }
             if c.closing && c.unwritten() == 0 && c.pending.is_none() {
                 c.stream.shutdown_write();
                 dead[i] = true;
                 continue;
             }
-            if c.pending.is_none()
-                && c.unwritten() == 0
-                && now.duration_since(c.last_active) >= c.session.timeout
-            {
+            // Idle: no command, no read of our answer, for `timeout` (a client that never
+            // reads its answer times out too).
+            if c.pending.is_none() && now.duration_since(c.last_active) >= c.session.timeout {
                 dead[i] = true;
             }
         }

@@ -90,3 +90,26 @@ fn hundred_idle_connections_do_not_block_the_next_client() {
     drop(half);
     still_served(&lb);
 }
+
+#[test]
+fn a_client_that_never_reads_times_out() {
+    let lb = start_with(control::listen::ServeOptions {
+        timeout: Duration::from_millis(300),
+        ..control::listen::ServeOptions::default()
+    });
+    // Fill a large map so that `show map` answers far more than the socket buffers hold.
+    let keys: Vec<String> = (0..100_000)
+        .map(|i| format!("/some/long/path/number/{i}"))
+        .collect();
+    let pairs: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.as_str(), "backend_with_a_long_name"))
+        .collect();
+    lb.ctx.maps.add("virt@paths.map", None, &pairs).expect("fill");
+    let mut s = connect(lb.tcp);
+    s.write_all(b"prompt\nshow map virt@paths.map\n").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    still_served(&lb);
+    // The stuck session was closed: reading drains what was sent, then EOF or reset.
+    let _ = read_to_close(&mut s);
+}
