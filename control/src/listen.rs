@@ -406,7 +406,25 @@ impl Conn {
         }
         while !self.closing && self.pending.is_none() && self.unwritten() < OUTPUT_PENDING_BYTES_MAX {
             let (used, feed) = self.splitter.feed(&self.input);
-            self.input.drain(..used.min(self.input.len()));
+            let used = used.min(self.input.len());
+            // In prompt mode HAProxy prints `+ ` after each line read inside a payload (the
+            // command line announcing it included, the terminating line excluded).
+            let lines = if self.session.mode == exec::PromptMode::Prompt {
+                self.input
+                    .get(..used)
+                    .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+            } else {
+                0
+            };
+            self.input.drain(..used);
+            let plus = match &feed {
+                Feed::NeedMore if self.splitter.in_payload() => lines,
+                Feed::Request(r) if r.payload.is_some() => lines.saturating_sub(1),
+                _ => 0,
+            };
+            for _ in 0..plus {
+                self.out.extend_from_slice(b"+ ");
+            }
             match feed {
                 Feed::NeedMore => {
                     if self.eof {

@@ -73,7 +73,9 @@ fn map_commit_is_seen_whole() {
             .unwrap_or_else(|| panic!("prepare answered {out:?}"));
         s.write_all(format!("add map @{ver} virt@paths.map <<\n{}\n", payload(gen)).as_bytes())
             .unwrap();
-        assert_eq!(read_until(&mut s, "> "), "\n> ");
+        // One `+ ` per payload line, then the answer.
+        let out = read_until(&mut s, "\n> ");
+        assert_eq!(out.trim_start_matches("+ "), "\n> ");
         s.write_all(format!("commit map @{ver} virt@paths.map\n").as_bytes())
             .unwrap();
         assert_eq!(read_until(&mut s, "> "), "\n> ");

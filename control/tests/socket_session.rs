@@ -22,9 +22,9 @@ fn prompt_mode_session_with_payload() {
     assert_eq!(read_until(&mut s, "b\n\n> "), "a\n\n> b\n\n> ");
     // A payload, sent in pieces.
     s.write_all(b"add map virt@paths.map <<\n/a back_a\n").unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(read_until(&mut s, "+ + "), "+ + ");
     s.write_all(b"/b back_b\n\n").unwrap();
-    assert_eq!(read_until(&mut s, "> "), "\n> ");
+    assert_eq!(read_until(&mut s, "> "), "+ \n> ");
     s.write_all(b"show map virt@paths.map\n").unwrap();
     assert_eq!(read_until(&mut s, "> "), "0x1 /a back_a\n0x2 /b back_b\n\n> ");
     // A wait in one session does not block another.
