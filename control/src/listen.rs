@@ -372,6 +372,13 @@ impl Conn {
         }
     }
 
+    /// Whether to read more: not at EOF, the answer is not piling up, and at most one
+    /// chunk is waiting to be run (a client flooding during a `wait` meets TCP
+    /// backpressure instead of growing our buffer).
+    fn wants_input(&self) -> bool {
+        !self.eof && self.unwritten() < OUTPUT_PENDING_BYTES_MAX && self.input.len() < READ_CHUNK_BYTES
+    }
+
     fn unwritten(&self) -> usize {
         self.out.len().saturating_sub(self.out_pos)
     }
@@ -388,6 +395,11 @@ impl Conn {
 
     /// Runs as many complete requests from `input` as allowed now.
     fn process(&mut self, ctx: &Context, now: Instant) {
+        debug_assert!(self.out_pos <= self.out.len());
+        debug_assert!(
+            self.input.len() < READ_CHUNK_BYTES * 2,
+            "input is read only below one chunk"
+        );
         if let Some(p) = &self.pending {
             // The client closed its side: HAProxy stops waiting.
             let done = if self.eof {
@@ -446,8 +458,10 @@ impl Conn {
     }
 
     fn run(&mut self, ctx: &Context, req: &crate::split::Request) {
+        debug_assert!(self.pending.is_none(), "one command at a time");
         let was_interactive = self.session.interactive();
         let reply = exec::execute(ctx, &mut self.session, req);
+        debug_assert!(reply.text.is_empty() || reply.text.ends_with('\n'));
         if reply.close {
             self.closing = true;
         }
@@ -628,7 +642,7 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
             }
             for c in &conns {
                 let mut flags = PollFlags::empty();
-                if !c.eof && c.unwritten() < OUTPUT_PENDING_BYTES_MAX {
+                if c.wants_input() {
                     flags |= PollFlags::IN;
                 }
                 if c.unwritten() > 0 {
@@ -659,7 +673,7 @@ fn serve(listeners: &[(Listener, Level)], ctx: &Context, opts: ServeOptions, sto
         let mut dead = vec![false; conns.len()];
         for (i, c) in conns.iter_mut().enumerate() {
             let ready = ready_conns.get(i).copied().unwrap_or(false);
-            if ready && !c.eof && c.unwritten() < OUTPUT_PENDING_BYTES_MAX {
+            if ready && c.wants_input() {
                 let before = c.input.len();
                 if c.fill(&mut buf).is_err() {
                     dead[i] = true;

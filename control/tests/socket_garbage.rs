@@ -113,3 +113,27 @@ fn a_client_that_never_reads_times_out() {
     // The stuck session was closed: reading drains what was sent, then EOF or reset.
     let _ = read_to_close(&mut s);
 }
+
+#[test]
+fn flooding_during_a_wait_is_bounded() {
+    let lb = start();
+    let mut s = connect(lb.tcp);
+    s.set_nonblocking(true).unwrap();
+    let _ = s.write_all(b"prompt\nwait 300ms\n");
+    // Push as much as the socket takes while the wait runs; the server stops reading.
+    let junk = vec![b'x'; 64 * 1024];
+    let t = Instant::now();
+    let mut sent = 0usize;
+    while t.elapsed() < Duration::from_millis(200) {
+        match s.write(&junk) {
+            Ok(n) => sent += n,
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+        // Socket buffers plus one request chunk hold a few MiB at most.
+        assert!(
+            sent < 32 << 20,
+            "the server kept reading during the wait ({sent} bytes)"
+        );
+    }
+    still_served(&lb);
+}
