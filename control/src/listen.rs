@@ -330,13 +330,27 @@ impl Stream {
         }
     }
 
-    fn shutdown_write(&self) {
+    /// Ends our side, then discards what the client already sent past its last command
+    /// (bounded): closing a TCP socket with unread input resets it, and the reset can
+    /// destroy the answer before the client reads it.
+    fn shutdown_write(&mut self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
         };
+        let mut sink = [0u8; 4096];
+        for _ in 0..CLOSE_DRAIN_READS_MAX {
+            match self.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
     }
 }
+
+/// Reads of 4 KiB discarded when closing (see [`Stream::shutdown_write`]): 64 KiB, more
+/// than a client pipes after a one-shot command; the rest may be reset.
+const CLOSE_DRAIN_READS_MAX: usize = 16;
 
 /// One client connection.
 struct Conn {

@@ -137,3 +137,15 @@ fn flooding_during_a_wait_is_bounded() {
     }
     still_served(&lb);
 }
+
+#[test]
+fn extra_lines_after_a_one_shot_command_do_not_lose_its_answer() {
+    let lb = start();
+    for _ in 0..20 {
+        let mut s = connect(lb.tcp);
+        // Non-interactive: only the first line runs; the rest is discarded, not reset.
+        s.write_all(b"show cli level\necho ignored\necho ignored too\n")
+            .unwrap();
+        assert_eq!(read_to_close(&mut s), "admin\n\n");
+    }
+}
