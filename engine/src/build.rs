@@ -157,7 +157,6 @@ fn mode(m: model::Mode) -> Mode {
     }
 }
 
-
 fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendPlan> {
     let mut binds = Vec::new();
     for b in &p.binds {
@@ -362,6 +361,19 @@ fn unsupported(ctx: &mut Ctx, p: &Proxy) {
     if p.stick_table.is_some() || !p.stick_rules.is_empty() {
         note(&p.place, "'stick-table'/'stick'");
     }
+}
+
+/// The backend a `backend`/`listen`/`defaults` section describes (a `defaults` section gives
+/// the template `add backend <name> from <defaults>` starts from), with the warnings about
+/// what ringlb does not do yet. Servers that cannot be resolved are left out and reported.
+pub fn backend_config(p: &Proxy) -> (Option<BackendConfig>, Vec<Diagnostic>) {
+    let mut ctx = Ctx {
+        alerts: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let b = backend(&mut ctx, p);
+    ctx.alerts.extend(ctx.warnings);
+    (b, ctx.alerts)
 }
 
 #[cfg(test)]
