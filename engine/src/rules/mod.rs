@@ -166,6 +166,7 @@ impl<'a> ResponseView<'a> {
 
 /// What the `http-request` rules (and `redirect` rules) decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestVerdict<'s> {
     /// Go on: route, then write the head with [`EvalScratch::write_request_head`].
     Continue,
@@ -193,6 +194,7 @@ pub enum RequestVerdict<'s> {
 
 /// What the `http-response` rules decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResponseVerdict {
     /// Forward the response with [`EvalScratch::write_response_head`].
     Continue,
@@ -250,9 +252,10 @@ impl MsgEdits {
         Some((start as u32, self.arena.len() as u32))
     }
 
-    /// Records an edit; false when a limit is reached (the rewrite failed).
+    /// Records an edit; false when a limit is reached or the value holds a control
+    /// byte that would split the message (the rewrite failed).
     fn push(&mut self, kind: EditKind, name: &[u8], value: &[u8]) -> bool {
-        if self.edits.len() >= EDITS_MAX {
+        if self.edits.len() >= EDITS_MAX || !value.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) {
             return false;
         }
         let (Some(name), Some(value)) = (self.store(name), self.store(value)) else {

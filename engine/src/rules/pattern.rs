@@ -375,8 +375,8 @@ impl Patterns {
             }
             Method::Sub => self.strs.list.iter().any(|p| find(s, p, ic).is_some()),
             Method::Reg => self.regexes.iter().any(|r| r.is_match(s)),
-            Method::Dir => self.strs.list.iter().any(|p| match_word(s, p, b'/', ic)),
-            Method::Dom => self.strs.list.iter().any(|p| match_word(s, p, b'.', ic)),
+            Method::Dir => self.strs.list.iter().any(|p| match_word(s, p, DIR_DELIMS, ic)),
+            Method::Dom => self.strs.list.iter().any(|p| match_word(s, p, DOM_DELIMS, ic)),
             _ => false,
         }
     }
@@ -439,10 +439,15 @@ fn find(hay: &[u8], needle: &[u8], ic: bool) -> Option<usize> {
     })
 }
 
+/// Delimiters of `-m dir` (HAProxy's `pat_match_dir`).
+const DIR_DELIMS: &[u8] = b"/?";
+/// Delimiters of `-m dom` (HAProxy's `pat_match_dom`).
+const DOM_DELIMS: &[u8] = b"/?.:";
+
 /// HAProxy's `match_word`: `pattern` (its leading/trailing delimiters ignored) appears
-/// in `s` between delimiters (`delim`, `/`, `?`) or the string's ends.
-fn match_word(s: &[u8], pattern: &[u8], delim: u8, ic: bool) -> bool {
-    let is_d = |b: u8| b == delim || b == b'/' || b == b'?';
+/// in `s` between two of `delims` or the string's ends.
+fn match_word(s: &[u8], pattern: &[u8], delims: &[u8], ic: bool) -> bool {
+    let is_d = |b: u8| delims.contains(&b);
     let mut p = pattern;
     while let [f, r @ ..] = p {
         if !is_d(*f) {
@@ -512,13 +517,30 @@ mod tests {
 
     #[test]
     fn words() {
-        assert!(match_word(b"www.example.com", b"example.com", b'.', false));
-        assert!(match_word(b"www.example.com", b".example.com.", b'.', false));
-        assert!(!match_word(b"www.myexample.com", b"example.com", b'.', false));
-        assert!(match_word(b"WWW.EXAMPLE.com", b"example", b'.', true));
-        assert!(match_word(b"/a/img/x.png", b"img", b'/', false));
-        assert!(!match_word(b"/a/images/x", b"img", b'/', false));
-        assert!(!match_word(b"/a", b"/", b'/', false));
+        assert!(match_word(b"www.example.com", b"example.com", DOM_DELIMS, false));
+        assert!(match_word(
+            b"www.example.com",
+            b".example.com.",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(!match_word(
+            b"www.myexample.com",
+            b"example.com",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(match_word(b"WWW.EXAMPLE.com", b"example", DOM_DELIMS, true));
+        assert!(match_word(
+            b"www.example.com:8080",
+            b"example.com",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(!match_word(b"/a:b/x", b"a", DIR_DELIMS, false));
+        assert!(match_word(b"/a/img/x.png", b"img", DIR_DELIMS, false));
+        assert!(!match_word(b"/a/images/x", b"img", DIR_DELIMS, false));
+        assert!(!match_word(b"/a", b"/", DIR_DELIMS, false));
         assert_eq!(find(b"Hello", b"LL", true), Some(2));
         assert_eq!(hex("0aff").as_deref(), Some(&[10u8, 255][..]));
         assert!(hex("0").is_none());
