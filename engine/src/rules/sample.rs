@@ -142,7 +142,14 @@ impl<'r> Ctx<'r> {
     /// Like [`Ctx::fields`] but with every comma-separated element of the values
     /// (OWS trimmed, quoted commas kept), as HAProxy's `hdr()`.
     fn values(&self, which: Which, name: &[u8], f: &mut dyn FnMut(&'r [u8]) -> bool) -> bool {
-        self.fields(which, name, &mut |v| split_list(v).any(&mut *f))
+        self.fields(which, name, &mut |v| {
+            // Most values hold one element: skip the splitter.
+            if memchr::memchr2(b',', b'"', v).is_none() {
+                f(trim_ows(v))
+            } else {
+                split_list(v).any(&mut *f)
+            }
+        })
     }
 }
 
