@@ -376,3 +376,48 @@ backend be
     let (v, _) = respond("HTTP/1.1 500 Oops\nContent-Length: 0", false);
     assert_eq!(v, ResponseVerdict::Continue);
 }
+
+#[test]
+fn variables_carry_values_between_rules_and_to_the_response() {
+    let cfg = "
+frontend fe
+    bind :80
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var-fmt(txn.who) \"%[src] via %[var(txn.host)]\"
+    http-request set-var(txn.n) hdr_cnt(x-a)
+    http-request set-var(req.gone) str(x)
+    http-request unset-var(req.gone)
+    http-request set-header X-Who %[var(txn.who)]
+    http-request set-header X-Gone %[var(req.gone,none)]
+    http-request deny deny_status 400 if { var(txn.n) -m int gt 2 }
+    http-response set-header X-Host %[var(txn.host)]
+    default_backend be
+backend be
+    http-request set-header X-Be-Host %[var(txn.host)]
+";
+    let (out, _) = run(cfg, "GET / HTTP/1.1\nHost: A.Example\nX-A: 1");
+    assert_eq!(
+        out,
+        "GET / HTTP/1.1\r\nHost: A.Example\r\nX-A: 1\r\nX-Who: 192.0.2.10 via a.example\r\nX-Gone: none\r\n\
+         X-Be-Host: a.example\r\n\r\n"
+    );
+    let (out, _) = run(cfg, "GET / HTTP/1.1\nHost: h\nX-A: 1, 2, 3");
+    assert_eq!(out, "deny 400");
+    // The variables outlive the request head: the response rules see them.
+    let r = Rules::new(cfg);
+    let (fe, mut s) = (r.fe("fe"), EvalScratch::default());
+    let req = Req::new("GET / HTTP/1.1\nHost: Z.example");
+    process(&r, "fe", &req, &mut s);
+    let resp = Resp::new("HTTP/1.1 200 OK\nContent-Length: 0");
+    s.start_response();
+    assert_eq!(
+        fe.http_response(&ResponseView::new(&resp.raw, &resp.head), None, &mut s),
+        ResponseVerdict::Continue
+    );
+    let mut out = Vec::new();
+    s.write_response_head(&resp.raw, &resp.head, &mut out).unwrap();
+    assert_eq!(
+        out,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Host: z.example\r\n\r\n"
+    );
+}

@@ -328,3 +328,22 @@ backend b2
     let req = Req::new("GET / HTTP/1.1\nHost: h");
     assert_eq!(route(&r, "fe", &req, &|_| true).as_deref(), Some("b2"));
 }
+
+#[test]
+fn a_listen_is_its_own_backend() {
+    let r = Rules::new(
+        "
+listen app
+    bind :80
+    use_backend api if { path_beg /api }
+    server s1 127.0.0.1:9000
+backend api
+",
+    );
+    let all = |_: &str| true;
+    let req = Req::new("GET /api/x HTTP/1.1\nHost: h");
+    assert_eq!(route(&r, "app", &req, &all).as_deref(), Some("api"));
+    let req = Req::new("GET /x HTTP/1.1\nHost: h");
+    assert_eq!(route(&r, "app", &req, &all).as_deref(), Some("app"));
+    assert_eq!(route(&r, "app", &req, &|n| n != "app"), None);
+}

@@ -5,7 +5,7 @@ use crate::config::model::{HttpAction, Redirect as RedirectModel, ReturnBody};
 use crate::http::errors;
 use crate::map::MapSet;
 
-use super::sample::{expand, Ctx, Fmt, Phase, Which};
+use super::sample::{expand, write_val, CSample, Ctx, Fmt, Phase, Which};
 use super::{Compiler, EditKind, EvalScratch, ProxyRules, RequestView, ResponseView, RulesError};
 use super::{EDIT_BYTES_MAX, RETURN_BODY_BYTES_MAX};
 
@@ -122,6 +122,20 @@ pub(crate) struct Return {
     headers: Vec<(Box<[u8]>, Fmt)>,
 }
 
+/// The value a `set-var` stores.
+#[derive(Debug)]
+pub(crate) enum VarValue {
+    Sample(CSample),
+    Fmt(Fmt),
+}
+
+/// The variable name inside `set-var(txn.x[,cond])`.
+fn var_name(action: &str) -> Option<&str> {
+    let inner = action.split_once('(')?.1.strip_suffix(')')?;
+    let name = inner.split(',').next()?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
 /// A compiled action.
 #[derive(Debug)]
 pub(crate) enum Action {
@@ -141,6 +155,10 @@ pub(crate) enum Action {
         per_value: bool,
     },
     SetPath(Fmt),
+    /// `set-var(name) <expr>` / `set-var-fmt(name) <fmt>`.
+    SetVar(Box<[u8]>, VarValue),
+    /// `unset-var(name)`.
+    UnsetVar(Box<[u8]>),
     ReplacePath(regex::bytes::Regex, Fmt),
     /// Accepted, not evaluated (listed in the warnings).
     Ignored,
@@ -204,6 +222,25 @@ impl Action {
             HttpAction::SetPath(f) if phase == Phase::Request => Action::SetPath(Fmt::compile(f, phase, c)?),
             HttpAction::ReplacePath { regex, replace } if phase == Phase::Request => {
                 Action::ReplacePath(c.regex(regex, false)?, Fmt::parse(replace, phase, c)?)
+            }
+            HttpAction::Other { action, args }
+                if action.starts_with("set-var") || action.starts_with("unset-var") =>
+            {
+                let Some(name) = var_name(action) else {
+                    return Err(c.invalid(format!("'{action}': missing variable name")));
+                };
+                let name: Box<[u8]> = bytes(name);
+                if action.starts_with("unset-var(") {
+                    Action::UnsetVar(name)
+                } else {
+                    let text = args.join(" ");
+                    if action.starts_with("set-var-fmt(") {
+                        Action::SetVar(name, VarValue::Fmt(Fmt::parse(&text, phase, c)?))
+                    } else {
+                        let sample = crate::config::cond::Sample::parse(&text).map_err(|e| c.invalid(e))?;
+                        Action::SetVar(name, VarValue::Sample(CSample::compile(&sample, c)?.0))
+                    }
+                }
             }
             other => {
                 let name = match other {
@@ -354,6 +391,26 @@ impl Action {
                 rewrite(msg.push(kind, name, fmt))
             }
             Action::DelHeader(name) => rewrite(msg.push(EditKind::Del, name, b"")),
+            Action::SetVar(name, value) => {
+                fmt.clear();
+                {
+                    let ctx = Ctx::new(req, resp, phase, msg, maps);
+                    match value {
+                        VarValue::Fmt(f) => f.eval(&ctx, bufs, fmt),
+                        VarValue::Sample(s) => match s.one(&ctx, bufs) {
+                            Some(v) => write_val(v, fmt),
+                            // No sample: the variable is left as it was.
+                            None => return Flow::Next,
+                        },
+                    }
+                }
+                msg.set_var(name, fmt);
+                Flow::Next
+            }
+            Action::UnsetVar(name) => {
+                msg.unset_var(name);
+                Flow::Next
+            }
             Action::ReplaceHeader {
                 name,
                 re,

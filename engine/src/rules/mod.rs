@@ -61,7 +61,7 @@ mod sample;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::model::{BackendRef, ForwardFor, Proxy};
+use crate::config::model::{BackendRef, ForwardFor, Proxy, ProxyKind};
 use crate::http::write::{self, HeaderEdit, WriteError};
 use crate::http::{RequestHead, ResponseHead};
 use crate::map::{MapSet, Maps};
@@ -78,6 +78,11 @@ pub const EDIT_BYTES_MAX: usize = 16_384;
 /// Most header edits one message may carry. Bounds the work of header lookups that see
 /// the edits, and lets [`EvalScratch::with_edits`] build the edit list on the stack.
 pub const EDITS_MAX: usize = 64;
+
+/// Most bytes the variables (`set-var`) of one transaction may hold, names included.
+/// A `set-var` beyond it is skipped, as HAProxy does when a variable would pass its
+/// memory limits.
+pub const VAR_BYTES_MAX: usize = 16_384;
 
 /// Largest body read for `return file`/`errorfile`, in bytes: HAProxy refuses bodies
 /// larger than `tune.bufsize` too.
@@ -223,19 +228,70 @@ struct EditRec {
 }
 
 /// The edits of the message being processed: header edits and the new path, bytes in
-/// one arena reused from message to message.
+/// one arena reused from message to message; and the transaction's variables
+/// (`set-var`), kept from the request to its response.
 #[derive(Debug, Default)]
 struct MsgEdits {
     edits: Vec<EditRec>,
     arena: Vec<u8>,
     new_path: Option<(u32, u32)>,
+    /// (name, value) ranges in `var_arena`; a later `set-var` of a name replaces it.
+    vars: Vec<((u32, u32), (u32, u32))>,
+    var_arena: Vec<u8>,
 }
 
 impl MsgEdits {
+    /// Forgets the edits (a new message starts).
     fn clear(&mut self) {
         self.edits.clear();
         self.arena.clear();
         self.new_path = None;
+    }
+
+    /// Forgets the variables too (a new transaction starts).
+    fn clear_all(&mut self) {
+        self.clear();
+        self.vars.clear();
+        self.var_arena.clear();
+    }
+
+    fn var_bytes(&self, r: (u32, u32)) -> &[u8] {
+        self.var_arena.get(r.0 as usize..r.1 as usize).unwrap_or(&[])
+    }
+
+    /// The value of variable `name` (`txn.x`), if set.
+    fn var(&self, name: &[u8]) -> Option<&[u8]> {
+        self.vars
+            .iter()
+            .find(|(n, _)| self.var_bytes(*n) == name)
+            .map(|(_, v)| self.var_bytes(*v))
+    }
+
+    /// Sets variable `name`; false when [`VAR_BYTES_MAX`] would be passed.
+    fn set_var(&mut self, name: &[u8], value: &[u8]) -> bool {
+        if self.var_arena.len() + name.len() + value.len() > VAR_BYTES_MAX {
+            return false;
+        }
+        let start = self.var_arena.len() as u32;
+        self.var_arena.extend_from_slice(value);
+        let v = (start, self.var_arena.len() as u32);
+        let existing = self.vars.iter().position(|(n, _)| self.var_bytes(*n) == name);
+        match existing.and_then(|i| self.vars.get_mut(i)) {
+            Some(slot) => slot.1 = v,
+            None => {
+                let ns = self.var_arena.len() as u32;
+                self.var_arena.extend_from_slice(name);
+                self.vars.push(((ns, self.var_arena.len() as u32), v));
+            }
+        }
+        true
+    }
+
+    /// Removes variable `name`.
+    fn unset_var(&mut self, name: &[u8]) {
+        let arena = &self.var_arena;
+        self.vars
+            .retain(|(n, _)| arena.get(n.0 as usize..n.1 as usize) != Some(name));
     }
 
     fn bytes(&self, r: (u32, u32)) -> &[u8] {
@@ -316,11 +372,11 @@ impl EvalScratch {
     /// Forgets the edits of the previous message: call before the frontend's
     /// `http_request` for each request.
     pub fn start_request(&mut self) {
-        self.msg.clear();
+        self.msg.clear_all();
     }
 
-    /// Forgets the request's edits: call once the request head is written, before the
-    /// `http_response` rules of the backend then the frontend.
+    /// Forgets the request's edits (variables stay): call once the request head is
+    /// written, before the `http_response` rules of the backend then the frontend.
     pub fn start_response(&mut self) {
         self.msg.clear();
     }
@@ -400,6 +456,8 @@ pub struct ProxyRules {
     http_response: Vec<(Action, Option<Cond>)>,
     switches: Vec<Switch>,
     default_backend: Option<String>,
+    /// A `listen` section is its own backend when no rule picks another.
+    own_backend: Option<String>,
     forwardfor: Option<ForwardForRule>,
     maps: Option<Arc<Maps>>,
     warnings: Vec<String>,
@@ -540,6 +598,7 @@ impl ProxyRules {
             http_response,
             switches,
             default_backend: proxy.default_backend.clone(),
+            own_backend: (proxy.kind == ProxyKind::Listen).then(|| proxy.name.clone()),
             forwardfor,
             maps: c.uses_maps.then(|| Arc::clone(maps)),
             warnings: c.warnings,
@@ -620,7 +679,8 @@ impl ProxyRules {
     }
 
     /// Chooses the backend: the first `use_backend` whose condition holds and whose
-    /// target `usable` accepts, else `default_backend` if usable. As HAProxy: a static
+    /// target `usable` accepts, else `default_backend` if usable (a `listen` without
+    /// one is its own backend). As HAProxy: a static
     /// target that is not usable (missing or unpublished) is skipped; a dynamic
     /// (`%[...]`) name that is not usable ends the search at `default_backend`.
     /// `None`: no backend (HAProxy answers 503).
@@ -668,7 +728,10 @@ impl ProxyRules {
         if dynamic {
             return Some(&scratch.backend);
         }
-        self.default_backend.as_deref().filter(|n| usable(n))
+        match &self.default_backend {
+            Some(d) => Some(d.as_str()).filter(|n| usable(n)),
+            None => self.own_backend.as_deref().filter(|n| usable(n)),
+        }
     }
 
     /// Runs the `http-response` rules in order (call the backend's, then the

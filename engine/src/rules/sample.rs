@@ -227,6 +227,11 @@ pub(crate) enum Fetch {
     },
     Status,
     Nbsrv(String),
+    /// `var(<name>[,<default>])`.
+    Var {
+        name: Box<[u8]>,
+        default: Option<Box<[u8]>>,
+    },
     Const(ConstVal),
     /// Known to HAProxy but not to ringlb: never a sample.
     Unsupported,
@@ -312,6 +317,16 @@ impl Fetch {
                     Natural::Str,
                 ),
                 "status" => (Fetch::Status, Natural::Int),
+                "var" => match call.args.first() {
+                    Some(n) => (
+                        Fetch::Var {
+                            name: n.trim().as_bytes().into(),
+                            default: arg_bytes(call, 1),
+                        },
+                        Natural::Str,
+                    ),
+                    None => return Err("'var' expects a variable name".into()),
+                },
                 "nbsrv" => match call.args.first() {
                     Some(b) => (Fetch::Nbsrv(b.clone()), Natural::Int),
                     None => return Err("'nbsrv' expects a backend name".into()),
@@ -453,6 +468,7 @@ impl Fetch {
             Fetch::Const(ConstVal::Str(s)) => Val::Str(s),
             Fetch::Const(ConstVal::Int(i)) => Val::Int(*i),
             Fetch::Const(ConstVal::Bool(b)) => Val::Bool(*b),
+            Fetch::Var { name, default } => Val::Str(ctx.msg.var(name).or(default.as_deref())?),
             Fetch::Unsupported => return None,
         })
     }
