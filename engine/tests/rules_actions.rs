@@ -421,3 +421,39 @@ backend be
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Host: z.example\r\n\r\n"
     );
 }
+
+#[test]
+fn basic_auth_against_a_userlist() {
+    let cfg = "
+userlist admins
+    user alice insecure-password s3cret
+    user bob password $6$salt$hash
+frontend fe
+    bind :80
+    http-request auth realm Admin unless { http_auth(admins) }
+    default_backend be
+backend be
+";
+    let r = Rules::new(cfg);
+    assert!(r.fe("fe").warnings().iter().any(|w| w.contains("encrypted")));
+    let cases: &[(&str, bool)] = &[
+        ("", false),
+        ("Authorization: Basic YWxpY2U6czNjcmV0", true), // alice:s3cret
+        ("Authorization: Basic YWxpY2U6d3Jvbmc=", false), // alice:wrong
+        ("Authorization: Basic Ym9iOg==", false),         // bob:
+        ("Authorization: Basic !!!", false),
+        ("Authorization: Bearer YWxpY2U6czNjcmV0", false),
+    ];
+    for (hdr, ok) in cases {
+        let text = if hdr.is_empty() {
+            "GET / HTTP/1.1\nHost: h".to_string()
+        } else {
+            format!("GET / HTTP/1.1\nHost: h\n{hdr}")
+        };
+        let (out, _) = run(cfg, &text);
+        assert_eq!(out.starts_with("GET / "), *ok, "{hdr}: {out}");
+        if !ok {
+            assert!(out.contains("www-authenticate: Basic realm=\"Admin\""), "{out}");
+        }
+    }
+}

@@ -61,7 +61,7 @@ mod sample;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::model::{BackendRef, ForwardFor, Proxy, ProxyKind};
+use crate::config::model::{BackendRef, ForwardFor, Proxy, ProxyKind, Userlist};
 use crate::http::write::{self, HeaderEdit, WriteError};
 use crate::http::{RequestHead, ResponseHead};
 use crate::map::{MapSet, Maps};
@@ -504,6 +504,7 @@ pub enum RulesError {
 pub(crate) struct Compiler<'m> {
     proxy: String,
     maps: &'m Arc<Maps>,
+    userlists: &'m [Userlist],
     uses_maps: bool,
     warnings: Vec<String>,
 }
@@ -553,9 +554,21 @@ impl ProxyRules {
     /// (map files are loaded from disk here, once). Fails only on what the config
     /// parser does not check: a bad regex, an unreadable pattern or body file.
     pub fn compile(proxy: &Proxy, maps: &Arc<Maps>) -> Result<ProxyRules, RulesError> {
+        ProxyRules::compile_with_userlists(proxy, maps, &[])
+    }
+
+    /// [`ProxyRules::compile`] with the config's `userlist` sections, which
+    /// `http_auth(<userlist>)` checks `Authorization: Basic` credentials against
+    /// (`insecure-password` users only: encrypted passwords never match).
+    pub fn compile_with_userlists(
+        proxy: &Proxy,
+        maps: &Arc<Maps>,
+        userlists: &[Userlist],
+    ) -> Result<ProxyRules, RulesError> {
         let mut c = Compiler {
             proxy: proxy.name.clone(),
             maps,
+            userlists,
             uses_maps: false,
             warnings: Vec::new(),
         };

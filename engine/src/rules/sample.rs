@@ -233,6 +233,9 @@ pub(crate) enum Fetch {
         default: Option<Box<[u8]>>,
     },
     Const(ConstVal),
+    /// `http_auth(<userlist>)`: (user, clear-text password) pairs; encrypted ones are
+    /// kept with `None` and never match.
+    HttpAuth(Vec<(Box<[u8]>, Option<Box<[u8]>>)>),
     /// Known to HAProxy but not to ringlb: never a sample.
     Unsupported,
 }
@@ -317,6 +320,23 @@ impl Fetch {
                     Natural::Str,
                 ),
                 "status" => (Fetch::Status, Natural::Int),
+                "http_auth" => {
+                    let name = call.args.first().map(String::as_str).unwrap_or_default();
+                    let Some(ul) = c.userlists.iter().find(|u| u.name == name) else {
+                        return Err(format!("'http_auth': unknown userlist '{name}' (never matches)"));
+                    };
+                    let users = ul
+                        .users
+                        .iter()
+                        .map(|(u, p, insecure, _)| (u.as_bytes().into(), insecure.then(|| p.as_bytes().into())))
+                        .collect::<Vec<_>>();
+                    if ul.users.iter().any(|u| !u.2) {
+                        c.warn(format!(
+                            "userlist '{name}': encrypted passwords are not supported by ringlb: those users never match"
+                        ));
+                    }
+                    (Fetch::HttpAuth(users), Natural::Bool)
+                }
                 "var" => match call.args.first() {
                     Some(n) => (
                         Fetch::Var {
@@ -468,6 +488,14 @@ impl Fetch {
             Fetch::Const(ConstVal::Str(s)) => Val::Str(s),
             Fetch::Const(ConstVal::Int(i)) => Val::Int(*i),
             Fetch::Const(ConstVal::Bool(b)) => Val::Bool(*b),
+            Fetch::HttpAuth(users) => {
+                let mut ok = false;
+                ctx.fields(Which::Req, b"authorization", &mut |v| {
+                    ok = basic_auth_matches(v, users);
+                    true
+                });
+                Val::Bool(ok)
+            }
             Fetch::Var { name, default } => Val::Str(ctx.msg.var(name).or(default.as_deref())?),
             Fetch::Unsupported => return None,
         })
@@ -525,6 +553,68 @@ fn nth_value<'r>(ctx: &Ctx<'r>, which: Which, name: &[u8], full: bool, n: usize)
         ctx.values(which, name, &mut f);
     }
     found
+}
+
+/// Longest `Authorization` credentials decoded, in bytes.
+const BASIC_AUTH_BYTES_MAX: usize = 1024;
+
+/// True when `v` is `Basic <base64(user:password)>` naming a user of `users` with that
+/// clear-text password.
+fn basic_auth_matches(v: &[u8], users: &[(Box<[u8]>, Option<Box<[u8]>>)]) -> bool {
+    let Some(b64) = v
+        .get(..6)
+        .filter(|s| s.eq_ignore_ascii_case(b"basic "))
+        .and_then(|_| v.get(6..))
+    else {
+        return false;
+    };
+    let mut buf = [0u8; BASIC_AUTH_BYTES_MAX];
+    let Some(n) = base64_decode(trim_ows(b64), &mut buf) else {
+        return false;
+    };
+    let cred = &buf[..n];
+    let Some(colon) = memchr::memchr(b':', cred) else {
+        return false;
+    };
+    let (user, pass) = (&cred[..colon], &cred[colon + 1..]);
+    users
+        .iter()
+        .any(|(u, p)| &**u == user && p.as_deref().is_some_and(|p| p == pass))
+}
+
+/// Decodes standard base64 (with `=` padding) into `out`; `None` when invalid or too long.
+fn base64_decode(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if !s.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut n = 0;
+    for chunk in s.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for &c in &chunk[..4 - pad] {
+            acc = acc << 6 | val(c)?;
+        }
+        acc <<= 6 * pad as u32;
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        for &b in &bytes[..3 - pad] {
+            *out.get_mut(n)? = b;
+            n += 1;
+        }
+    }
+    Some(n)
 }
 
 /// First value of parameter `name` in a query string (`a=1&b=2`).
@@ -1128,6 +1218,17 @@ mod tests {
         regsub(&re, b"x ab-12 cd-3", br"\2:\1", true, &mut out);
         assert_eq!(out, b"x 12:ab 3:cd");
         assert_eq!(decimal_len(-120), 4);
+        let mut b = [0u8; 16];
+        assert_eq!(base64_decode(b"YWxpY2U6cHc=", &mut b).map(|n| &b[..n]), Some(&b"alice:pw"[..]));
+        assert_eq!(base64_decode(b"YQ==", &mut b).map(|n| &b[..n]), Some(&b"a"[..]));
+        for bad in [&b"YQ="[..], b"Y===", b"Y!==", b"YWxpY2U6cHdYWxpY2U6cHdYWxpY2U6cHd="] {
+            assert_eq!(base64_decode(bad, &mut b), None, "{bad:?}");
+        }
+        let users = vec![(Box::from(&b"alice"[..]), Some(Box::from(&b"pw"[..]))), (Box::from(&b"bob"[..]), None)];
+        assert!(basic_auth_matches(b"Basic YWxpY2U6cHc=", &users));
+        assert!(basic_auth_matches(b"basic  YWxpY2U6cHc=", &users));
+        assert!(!basic_auth_matches(b"Bearer YWxpY2U6cHc=", &users));
+        assert!(!basic_auth_matches(b"Basic Ym9iOg==", &users));
         assert_eq!(
             unmap_v4("::ffff:10.0.0.1".parse().unwrap()),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
