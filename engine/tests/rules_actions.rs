@@ -389,6 +389,7 @@ frontend fe
     http-request unset-var(req.gone)
     http-request set-header X-Who %[var(txn.who)]
     http-request set-header X-Gone %[var(req.gone,none)]
+    http-request set-header X-Cat %[str(x),concat(<,txn.host,>)]
     http-request deny deny_status 400 if { var(txn.n) -m int gt 2 }
     http-response set-header X-Host %[var(txn.host)]
     default_backend be
@@ -398,7 +399,7 @@ backend be
     let (out, _) = run(cfg, "GET / HTTP/1.1\nHost: A.Example\nX-A: 1");
     assert_eq!(
         out,
-        "GET / HTTP/1.1\r\nHost: A.Example\r\nX-A: 1\r\nX-Who: 192.0.2.10 via a.example\r\nX-Gone: none\r\n\
+        "GET / HTTP/1.1\r\nHost: A.Example\r\nX-A: 1\r\nX-Who: 192.0.2.10 via a.example\r\nX-Gone: none\r\nX-Cat: x<a.example>\r\n\
          X-Be-Host: a.example\r\n\r\n"
     );
     let (out, _) = run(cfg, "GET / HTTP/1.1\nHost: h\nX-A: 1, 2, 3");

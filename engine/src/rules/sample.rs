@@ -663,6 +663,12 @@ pub(crate) enum Conv {
     Rtrim(Box<[u8]>),
     UrlDec,
     Length,
+    /// `concat([<start>],[<var>],[<end>])`.
+    Concat {
+        start: Box<[u8]>,
+        var: Option<Box<[u8]>>,
+        end: Box<[u8]>,
+    },
     Bytes {
         offset: usize,
         len: Option<usize>,
@@ -686,6 +692,11 @@ impl Conv {
             "lower" => Conv::Lower,
             "upper" => Conv::Upper,
             "length" => Conv::Length,
+            "concat" => Conv::Concat {
+                start: arg(0).unwrap_or_default().as_bytes().into(),
+                var: arg(1).filter(|v| !v.is_empty()).map(|v| v.trim().as_bytes().into()),
+                end: arg(2).unwrap_or_default().as_bytes().into(),
+            },
             "url_dec" => Conv::UrlDec,
             "ltrim" => Conv::Ltrim(arg(0).unwrap_or(" ").as_bytes().into()),
             "rtrim" => Conv::Rtrim(arg(0).unwrap_or(" ").as_bytes().into()),
@@ -745,7 +756,7 @@ impl Conv {
 
     /// Applies the converter to `cur` (string input in `a` or a scalar), writing a
     /// string output into `a` again (using `b` as room). `None`: no sample.
-    fn apply(&self, cur: Cur, a: &mut Vec<u8>, b: &mut Vec<u8>, maps: Option<&MapSet>) -> Option<Cur> {
+    fn apply(&self, cur: Cur, a: &mut Vec<u8>, b: &mut Vec<u8>, ctx: &Ctx<'_>) -> Option<Cur> {
         let cur = match (cur, self) {
             (Cur::Int(i), Conv::Length) => return Some(Cur::Int(i64::from(decimal_len(i)))),
             (Cur::Str, _) => Cur::Str,
@@ -763,7 +774,7 @@ impl Conv {
             Conv::Map { name, kind, default } => {
                 let found = std::str::from_utf8(a)
                     .ok()
-                    .and_then(|s| maps?.lookup(name, *kind, s))
+                    .and_then(|s| ctx.maps?.lookup(name, *kind, s))
                     .map(str::as_bytes);
                 let v = found.or(default.as_deref())?;
                 b.clear();
@@ -792,6 +803,13 @@ impl Conv {
             Conv::Rtrim(set) => {
                 let n = a.iter().rev().take_while(|c| set.contains(c)).count();
                 a.truncate(a.len() - n);
+            }
+            Conv::Concat { start, var, end } => {
+                a.extend_from_slice(start);
+                if let Some(v) = var.as_deref().and_then(|n| ctx.msg.var(n)) {
+                    a.extend_from_slice(v);
+                }
+                a.extend_from_slice(end);
             }
             Conv::UrlDec => {
                 b.clear();
@@ -983,13 +1001,12 @@ impl CSample {
         if self.convs.is_empty() {
             return self.fetch.each(ctx, fbuf, true, f);
         }
-        let maps = ctx.maps;
         let [a, b] = conv;
         self.fetch.each(
             ctx,
             fbuf,
             true,
-            &mut |v| match convert(&self.convs, v, a, b, maps) {
+            &mut |v| match convert(&self.convs, v, a, b, ctx) {
                 Some(out) => f(out),
                 None => false,
             },
@@ -1004,7 +1021,7 @@ impl CSample {
             return Some(v);
         }
         let [a, b] = conv;
-        convert(&self.convs, v, a, b, ctx.maps)
+        convert(&self.convs, v, a, b, ctx)
     }
 }
 
@@ -1013,7 +1030,7 @@ fn convert<'a>(
     v: Val<'_>,
     a: &'a mut Vec<u8>,
     b: &mut Vec<u8>,
-    maps: Option<&MapSet>,
+    ctx: &Ctx<'_>,
 ) -> Option<Val<'a>> {
     let mut cur = match v {
         Val::Str(s) => {
@@ -1026,7 +1043,7 @@ fn convert<'a>(
         Val::Ip(ip) => Cur::Ip(ip),
     };
     for c in convs {
-        cur = c.apply(cur, a, b, maps)?;
+        cur = c.apply(cur, a, b, ctx)?;
     }
     Some(match cur {
         Cur::Str => Val::Str(a),
