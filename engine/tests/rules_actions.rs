@@ -409,8 +409,13 @@ backend be
     let (fe, mut s) = (r.fe("fe"), EvalScratch::default());
     let req = Req::new("GET / HTTP/1.1\nHost: Z.example");
     process(&r, "fe", &req, &mut s);
+    // One scratch per core: another connection's request runs in between.
+    let vars = s.take_vars();
+    assert!(!vars.is_empty());
+    process(&r, "fe", &Req::new("GET / HTTP/1.1\nHost: other"), &mut s);
     let resp = Resp::new("HTTP/1.1 200 OK\nContent-Length: 0");
     s.start_response();
+    s.restore_vars(vars);
     assert_eq!(
         fe.http_response(&ResponseView::new(&resp.raw, &resp.head), None, &mut s),
         ResponseVerdict::Continue
@@ -441,7 +446,7 @@ backend be
         ("", false),
         ("Authorization: Basic YWxpY2U6czNjcmV0", true), // alice:s3cret
         ("Authorization: Basic YWxpY2U6d3Jvbmc=", false), // alice:wrong
-        ("Authorization: Basic Ym9iOg==", false),         // bob:
+        ("Authorization: Basic Ym9iOg==", false),        // bob:
         ("Authorization: Basic !!!", false),
         ("Authorization: Bearer YWxpY2U6czNjcmV0", false),
     ];

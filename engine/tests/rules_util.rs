@@ -47,7 +47,8 @@ impl Rules {
             .cfg
             .frontend(name)
             .unwrap_or_else(|| panic!("no frontend {name}"));
-        ProxyRules::compile_with_userlists(p, &self.maps, &self.cfg.userlists).unwrap_or_else(|e| panic!("compile {name}: {e}"))
+        ProxyRules::compile_with_userlists(p, &self.maps, &self.cfg.userlists)
+            .unwrap_or_else(|e| panic!("compile {name}: {e}"))
     }
 
     /// The rules of the backend `name`.
@@ -56,7 +57,8 @@ impl Rules {
             .cfg
             .backend(name)
             .unwrap_or_else(|| panic!("no backend {name}"));
-        ProxyRules::compile_with_userlists(p, &self.maps, &self.cfg.userlists).unwrap_or_else(|e| panic!("compile {name}: {e}"))
+        ProxyRules::compile_with_userlists(p, &self.maps, &self.cfg.userlists)
+            .unwrap_or_else(|e| panic!("compile {name}: {e}"))
     }
 
     /// Every backend name of the config.

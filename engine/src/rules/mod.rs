@@ -381,6 +381,23 @@ impl EvalScratch {
         self.msg.clear();
     }
 
+    /// Moves the transaction's variables (`set-var`) out, to keep them with the
+    /// connection until its response when this scratch serves other connections in
+    /// between (one scratch per core). Empty, and free, when no rule set a variable.
+    pub fn take_vars(&mut self) -> TxnVars {
+        TxnVars {
+            vars: std::mem::take(&mut self.msg.vars),
+            arena: std::mem::take(&mut self.msg.var_arena),
+        }
+    }
+
+    /// Puts back variables taken with [`EvalScratch::take_vars`] (after
+    /// [`EvalScratch::start_response`], before the `http_response` rules).
+    pub fn restore_vars(&mut self, v: TxnVars) {
+        self.msg.vars = v.vars;
+        self.msg.var_arena = v.arena;
+    }
+
     /// The path set by `set-path`/`replace-path`, if any (the query is kept as sent).
     pub fn new_path(&self) -> Option<&[u8]> {
         self.msg.path()
@@ -398,6 +415,7 @@ impl EvalScratch {
         for (slot, e) in arr.iter_mut().zip(&self.msg.edits) {
             *slot = self.msg.edit(e);
         }
+        debug_assert_eq!(n, self.msg.edits.len(), "push() keeps at most EDITS_MAX edits");
         f(&arr[..n], self.msg.path())
     }
 
@@ -420,6 +438,20 @@ impl EvalScratch {
         out: &mut Vec<u8>,
     ) -> Result<(), WriteError> {
         self.with_edits(|edits, _| write::write_response_head(buf, head, edits, out))
+    }
+}
+
+/// The variables of one transaction, moved out of an [`EvalScratch`].
+#[derive(Debug, Default)]
+pub struct TxnVars {
+    vars: Vec<((u32, u32), (u32, u32))>,
+    arena: Vec<u8>,
+}
+
+impl TxnVars {
+    /// True when no variable is set (nothing to keep).
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
     }
 }
 
@@ -680,6 +712,8 @@ impl ProxyRules {
                 }
             }
         }
+        debug_assert!(scratch.msg.edits.len() <= EDITS_MAX, "edit count bounded");
+        debug_assert!(scratch.msg.arena.len() <= EDIT_BYTES_MAX, "edit bytes bounded");
         match stop {
             None => RequestVerdict::Continue,
             Some(action::Final::Deny(status)) => RequestVerdict::Deny { status },
@@ -739,6 +773,7 @@ impl ProxyRules {
             }
         }
         if dynamic {
+            debug_assert!(!scratch.backend.is_empty() && usable(&scratch.backend));
             return Some(&scratch.backend);
         }
         match &self.default_backend {

@@ -328,7 +328,9 @@ impl Fetch {
                     let users = ul
                         .users
                         .iter()
-                        .map(|(u, p, insecure, _)| (u.as_bytes().into(), insecure.then(|| p.as_bytes().into())))
+                        .map(|(u, p, insecure, _)| {
+                            (u.as_bytes().into(), insecure.then(|| p.as_bytes().into()))
+                        })
                         .collect::<Vec<_>>();
                     if ul.users.iter().any(|u| !u.2) {
                         c.warn(format!(
@@ -694,7 +696,9 @@ impl Conv {
             "length" => Conv::Length,
             "concat" => Conv::Concat {
                 start: arg(0).unwrap_or_default().as_bytes().into(),
-                var: arg(1).filter(|v| !v.is_empty()).map(|v| v.trim().as_bytes().into()),
+                var: arg(1)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.trim().as_bytes().into()),
                 end: arg(2).unwrap_or_default().as_bytes().into(),
             },
             "url_dec" => Conv::UrlDec,
@@ -1236,12 +1240,23 @@ mod tests {
         assert_eq!(out, b"x 12:ab 3:cd");
         assert_eq!(decimal_len(-120), 4);
         let mut b = [0u8; 16];
-        assert_eq!(base64_decode(b"YWxpY2U6cHc=", &mut b).map(|n| &b[..n]), Some(&b"alice:pw"[..]));
+        assert_eq!(
+            base64_decode(b"YWxpY2U6cHc=", &mut b).map(|n| &b[..n]),
+            Some(&b"alice:pw"[..])
+        );
         assert_eq!(base64_decode(b"YQ==", &mut b).map(|n| &b[..n]), Some(&b"a"[..]));
-        for bad in [&b"YQ="[..], b"Y===", b"Y!==", b"YWxpY2U6cHdYWxpY2U6cHdYWxpY2U6cHd="] {
+        for bad in [
+            &b"YQ="[..],
+            b"Y===",
+            b"Y!==",
+            b"YWxpY2U6cHdYWxpY2U6cHdYWxpY2U6cHd=",
+        ] {
             assert_eq!(base64_decode(bad, &mut b), None, "{bad:?}");
         }
-        let users = vec![(Box::from(&b"alice"[..]), Some(Box::from(&b"pw"[..]))), (Box::from(&b"bob"[..]), None)];
+        let users = vec![
+            (Box::from(&b"alice"[..]), Some(Box::from(&b"pw"[..]))),
+            (Box::from(&b"bob"[..]), None),
+        ];
         assert!(basic_auth_matches(b"Basic YWxpY2U6cHc=", &users));
         assert!(basic_auth_matches(b"basic  YWxpY2U6cHc=", &users));
         assert!(!basic_auth_matches(b"Bearer YWxpY2U6cHc=", &users));
