@@ -192,6 +192,9 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A userlist user: name and clear-text password (`None`: encrypted, never matches).
+pub(crate) type AuthUser = (Box<[u8]>, Option<Box<[u8]>>);
+
 /// What a fetch reads.
 #[derive(Debug, Clone)]
 pub(crate) enum Fetch {
@@ -235,7 +238,7 @@ pub(crate) enum Fetch {
     Const(ConstVal),
     /// `http_auth(<userlist>)`: (user, clear-text password) pairs; encrypted ones are
     /// kept with `None` and never match.
-    HttpAuth(Vec<(Box<[u8]>, Option<Box<[u8]>>)>),
+    HttpAuth(Vec<AuthUser>),
     /// Known to HAProxy but not to ringlb: never a sample.
     Unsupported,
 }
@@ -562,7 +565,7 @@ const BASIC_AUTH_BYTES_MAX: usize = 1024;
 
 /// True when `v` is `Basic <base64(user:password)>` naming a user of `users` with that
 /// clear-text password.
-fn basic_auth_matches(v: &[u8], users: &[(Box<[u8]>, Option<Box<[u8]>>)]) -> bool {
+fn basic_auth_matches(v: &[u8], users: &[AuthUser]) -> bool {
     let Some(b64) = v
         .get(..6)
         .filter(|s| s.eq_ignore_ascii_case(b"basic "))
