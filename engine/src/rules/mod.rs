@@ -44,12 +44,34 @@
 //! Semantics follow HAProxy: named ACLs declared several times are OR'ed; a condition is
 //! an OR of AND-groups; `hdr()` in an ACL tries every comma-separated value and in a
 //! sample takes the last one; rules see the edits of the rules before them (a header set
-//! by `http-request set-header` is visible to later ACLs and to `use_backend`).
+//! by `http-request set-header` is visible to later ACLs and to `use_backend`); the
+//! `redirect` keyword's rules run after the `http-request` rules.
 //!
-//! Not here: `http_auth` password checks, stick tables (`track-sc*`, `sc_*` fetches),
-//! variables (`set-var`), Lua, TLS fetches (`ssl_fc` is always false). Unsupported fetches,
-//! converters and actions are listed by [`ProxyRules::warnings`] and evaluate as "no
-//! sample" (an ACL on them never matches; an action using them is skipped).
+//! Per request, in order: [`EvalScratch::start_request`], the frontend's
+//! [`ProxyRules::http_request`], [`ProxyRules::route`], the backend's
+//! [`ProxyRules::http_request`], [`forwarded_for`], then
+//! [`EvalScratch::write_request_head`] (or [`EvalScratch::with_edits`] to add the
+//! caller's own edits). Per response: [`EvalScratch::start_response`] (with
+//! [`EvalScratch::restore_vars`] when the scratch is shared by a core's connections), the
+//! backend's then the frontend's [`ProxyRules::http_response`], then
+//! [`EvalScratch::write_response_head`].
+//!
+//! Fetches: `path`, `url`, `query`, `base`, `method`, `req.ver`, `hdr`/`req.hdr`/`fhdr`,
+//! `hdr_cnt`, `res.hdr`/`shdr`, `status`, `src`, `dst`, `src_port`, `dst_port`,
+//! `urlp`/`url_param`, `cook`, `var`, `nbsrv` (through [`RequestView::with_nbsrv`]),
+//! `http_auth` (`insecure-password` users), `ssl_fc` (always false: no TLS), `str`, `int`,
+//! `bool`, `env`, `always_true`/`always_false`; ACL suffixes `_beg _end _sub _reg _dir _dom
+//! _len _ip _val _str _found`. Converters: `lower`, `upper`, `map`/`map_str`/`map_beg`/
+//! `map_dom`/`map_end`/`map_reg` (engine::map), `field`, `word`, `regsub`, `ltrim`, `rtrim`,
+//! `url_dec`, `bytes`, `length`, `concat`. Actions: `allow`, `deny`, `tarpit`, `auth`,
+//! `redirect`, `return`, `set-header`, `add-header`, `del-header`, `replace-header`,
+//! `replace-value`, `set-path`, `replace-path`, `set-var`, `set-var-fmt`, `unset-var`.
+//!
+//! Not here: stick tables (`track-sc*`, `sc_*` fetches), Lua, TLS fetches, `set-uri`,
+//! `set-query`, `set-method`, `set-status`, encrypted userlist passwords, `-M` map-file
+//! ACLs. Unsupported fetches, converters and actions are listed by
+//! [`ProxyRules::warnings`] and evaluate as "no sample" (an ACL on them never matches; an
+//! action using them is skipped).
 
 #![warn(missing_docs)]
 
