@@ -50,6 +50,7 @@ frontend fe
     bind :80
     http-request set-header X-Tier gold if { src 192.0.2.0/24 }
     http-request set-path /v2%[path] if { path_beg /api }
+    http-request set-header X-Url %[url]
     http-request deny deny_status 429 if { hdr(x-tier) bronze }
     use_backend be_gold if { req.hdr(x-tier) gold } { path_beg /v2/api }
     default_backend be
@@ -61,7 +62,7 @@ backend be_gold
     assert_eq!(be.as_deref(), Some("be_gold"));
     assert_eq!(
         out,
-        "GET /v2/api/x?q HTTP/1.1\r\nHost: h\r\nX-Tier: gold\r\nX-Seen-Path: /v2/api/x\r\n\r\n"
+        "GET /v2/api/x?q HTTP/1.1\r\nHost: h\r\nX-Tier: gold\r\nX-Url: /v2/api/x?q\r\nX-Seen-Path: /v2/api/x\r\n\r\n"
     );
 }
 

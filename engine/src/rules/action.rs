@@ -306,9 +306,9 @@ impl Action {
                         }
                         fmt.clear();
                         f.eval(&ctx, bufs, fmt);
-                        let mut digits = Vec::with_capacity(8);
-                        super::sample::write_val(super::sample::Val::Int(fmt.len() as i64), &mut digits);
-                        push_field(reply, b"content-length", &digits);
+                        reply.extend_from_slice(b"content-length: ");
+                        write_val(super::sample::Val::Int(fmt.len() as i64), reply);
+                        reply.extend_from_slice(b"\r\n");
                         if let (Some(ct), false) = (&r.content_type, fmt.is_empty()) {
                             push_field(reply, b"content-type", ct);
                         }

@@ -101,6 +101,10 @@ pub const EDIT_BYTES_MAX: usize = 16_384;
 /// the edits, and lets [`EvalScratch::with_edits`] build the edit list on the stack.
 pub const EDITS_MAX: usize = 64;
 
+/// Edits that fit the small stack array of [`EvalScratch::with_edits`].
+const EDITS_FEW: usize = 8;
+const _: () = assert!(EDITS_FEW <= EDITS_MAX);
+
 /// Most bytes the variables (`set-var`) of one transaction may hold, names included.
 /// A `set-var` beyond it is skipped, as HAProxy does when a variable would pass its
 /// memory limits.
@@ -432,13 +436,24 @@ impl EvalScratch {
 
     /// Calls `f` with the header edits (in rule order) and the new path.
     pub fn with_edits<R>(&self, f: impl FnOnce(&[HeaderEdit<'_>], Option<&[u8]>) -> R) -> R {
-        let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_MAX];
         let n = self.msg.edits.len().min(EDITS_MAX);
+        debug_assert_eq!(n, self.msg.edits.len(), "push() keeps at most EDITS_MAX edits");
+        if n == 0 {
+            return f(&[], self.msg.path());
+        }
+        // The common few edits fill a small array; more take the full one.
+        if n <= EDITS_FEW {
+            let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_FEW];
+            for (slot, e) in arr.iter_mut().zip(&self.msg.edits) {
+                *slot = self.msg.edit(e);
+            }
+            return f(arr.get(..n).unwrap_or_default(), self.msg.path());
+        }
+        let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_MAX];
         for (slot, e) in arr.iter_mut().zip(&self.msg.edits) {
             *slot = self.msg.edit(e);
         }
-        debug_assert_eq!(n, self.msg.edits.len(), "push() keeps at most EDITS_MAX edits");
-        f(&arr[..n], self.msg.path())
+        f(arr.get(..n).unwrap_or_default(), self.msg.path())
     }
 
     /// Writes the request head parsed from `buf` with the recorded edits applied
@@ -516,6 +531,12 @@ pub struct ProxyRules {
     maps: Option<Arc<Maps>>,
     warnings: Vec<String>,
 }
+
+// Rules are shared by every core through an `Arc`.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<ProxyRules>();
+};
 
 /// The name the docs and the h1 helper use for a frontend's rules.
 pub type FrontendRules = ProxyRules;

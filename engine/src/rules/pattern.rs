@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::sample::{write_val, Val};
+use super::sample::Val;
 use super::{Compiler, RulesError};
 
 /// Above this many patterns, `str`/`beg`/`end` sets are hashed instead of scanned.
@@ -387,11 +387,25 @@ fn with_str<R>(v: Val<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
     match v {
         Val::Str(s) => f(s),
         other => {
-            let mut tmp = Vec::new();
-            write_val(other, &mut tmp);
-            f(&tmp)
+            // 64 bytes hold any integer or IPv6 text form (at most 45 bytes).
+            let mut tmp = [0u8; 64];
+            let n = scalar_text(other, &mut tmp);
+            f(tmp.get(..n).unwrap_or_default())
         }
     }
+}
+
+/// Writes a scalar sample as text into `out`; returns the length.
+fn scalar_text(v: Val<'_>, out: &mut [u8; 64]) -> usize {
+    use std::io::Write;
+    let mut w = &mut out[..];
+    let _ = match v {
+        Val::Str(_) => Ok(()),
+        Val::Int(i) => write!(w, "{i}"),
+        Val::Bool(b) => write!(w, "{}", u8::from(b)),
+        Val::Ip(ip) => write!(w, "{ip}"),
+    };
+    64 - w.len()
 }
 
 /// HAProxy's string-to-int cast: optional sign then digits; the rest is ignored.

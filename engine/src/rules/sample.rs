@@ -440,7 +440,19 @@ impl Fetch {
         let req = ctx.req;
         Some(match self {
             Fetch::Path => Val::Str(ctx.path()?),
-            Fetch::Url => Val::Str(req?.url),
+            Fetch::Url => match (ctx.phase, ctx.msg.path()) {
+                // After set-path/replace-path: the new path and the query as sent.
+                (Phase::Request, Some(p)) => {
+                    fbuf.clear();
+                    fbuf.extend_from_slice(p);
+                    if let Some(q) = req?.query {
+                        fbuf.push(b'?');
+                        fbuf.extend_from_slice(q);
+                    }
+                    Val::Str(fbuf)
+                }
+                _ => Val::Str(req?.url),
+            },
             Fetch::Query => Val::Str(req?.query?),
             Fetch::Method => Val::Str(req?.method),
             Fetch::ReqVer => Val::Str(match req?.head.version {
