@@ -667,3 +667,46 @@ impl Redirect {
         Final::Reply(self.code)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_variable_names() {
+        for (code, text) in [
+            (200, "OK"),
+            (302, "Found"),
+            (404, "Not Found"),
+            (503, "Service Unavailable"),
+            (799, "Other"),
+        ] {
+            assert_eq!(reason(code), text);
+        }
+        let table = [
+            ("set-var(txn.x)", Some("txn.x")),
+            ("set-var(txn.x,ifexists)", Some("txn.x")),
+            ("set-var-fmt( req.y )", Some("req.y")),
+            ("unset-var(sess.z)", Some("sess.z")),
+            ("set-var()", None),
+            ("set-var(txn.x", None),
+            ("set-var", None),
+        ];
+        for (action, want) in table {
+            assert_eq!(var_name(action), want, "{action}");
+        }
+    }
+
+    #[test]
+    fn auth_realm_cannot_break_the_header() {
+        let mut out = Vec::new();
+        auth_reply("a\"b\r\nX: y", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("www-authenticate: Basic realm=\"abX: y\"\r\n"),
+            "{text}"
+        );
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
+    }
+}

@@ -935,3 +935,48 @@ pub fn forwarded_for(
     let value = write::forwarded_for_value(sample::unmap_v4(src), &mut ip);
     scratch.msg.push(EditKind::Add, &rule.header, value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_limits() {
+        let mut m = MsgEdits::default();
+        assert!(m.push(EditKind::Add, b"X", b"tab\tok \x80"));
+        for bad in [&b"a\r\nb"[..], b"\0", b"\x7f", b"\n"] {
+            assert!(!m.push(EditKind::Add, b"X", bad), "{bad:?}");
+        }
+        let big = vec![b'a'; EDIT_BYTES_MAX];
+        assert!(!m.push(EditKind::Set, b"X", &big), "arena bound");
+        while m.edits.len() < EDITS_MAX {
+            assert!(m.push(EditKind::Del, b"Y", b""));
+        }
+        assert!(!m.push(EditKind::Del, b"Y", b""), "count bound");
+        assert!(m.set_path(b"/p"));
+        assert_eq!(m.path(), Some(&b"/p"[..]));
+        m.clear();
+        assert!(m.edits.is_empty() && m.path().is_none());
+    }
+
+    #[test]
+    fn variables() {
+        let mut m = MsgEdits::default();
+        assert!(m.set_var(b"txn.a", b"1"));
+        assert!(m.set_var(b"txn.b", b"2"));
+        assert!(m.set_var(b"txn.a", b"3"));
+        assert_eq!(m.var(b"txn.a"), Some(&b"3"[..]));
+        assert_eq!(m.vars.len(), 2);
+        m.unset_var(b"txn.a");
+        assert_eq!(m.var(b"txn.a"), None);
+        m.clear();
+        assert_eq!(
+            m.var(b"txn.b"),
+            Some(&b"2"[..]),
+            "a new message keeps the variables"
+        );
+        m.clear_all();
+        assert_eq!(m.var(b"txn.b"), None);
+        assert!(!m.set_var(b"txn.big", &vec![b'x'; VAR_BYTES_MAX]));
+    }
+}
