@@ -113,7 +113,22 @@ impl<'r> Ctx<'r> {
         let Some((buf, headers, edited)) = self.headers(which) else {
             return false;
         };
+        // The request's Host span, when `which` reads the request.
+        let host = match (which, self.phase) {
+            (Which::Req, _) | (Which::Current, Phase::Request) => self.req.map(|r| r.head.host),
+            _ => None,
+        };
         let edits: &'r [super::EditRec] = if edited { &self.msg.edits } else { &[] };
+        // The parser keeps one Host field and points at it: no scan for the most
+        // common header fetch.
+        if edits.is_empty() && name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+            if let Some(host) = host {
+                return match host {
+                    Some(h) => f(h.get(buf)),
+                    None => false,
+                };
+            }
+        }
         let msg = self.msg;
         let removes =
             |e: &super::EditRec| e.kind != EditKind::Add && msg.bytes(e.name).eq_ignore_ascii_case(name);
