@@ -287,8 +287,22 @@ impl Patterns {
                 }
                 p.strs = StrSet::new(list, false);
             }
-            Method::Str | Method::Beg | Method::End | Method::Sub | Method::Dir | Method::Dom => {
+            Method::Str | Method::Beg | Method::End | Method::Sub => {
                 let list = all.iter().map(|w| w.as_bytes().into()).collect();
+                p.strs = StrSet::new(list, ic);
+            }
+            Method::Dir | Method::Dom => {
+                // Delimiters at a pattern's ends are ignored: store the words bare.
+                let delims = if method == Method::Dir {
+                    DIR_DELIMS
+                } else {
+                    DOM_DELIMS
+                };
+                let list = all
+                    .iter()
+                    .map(|w| strip_delims(w.as_bytes(), delims).into())
+                    .filter(|w: &Box<[u8]>| !w.is_empty())
+                    .collect();
                 p.strs = StrSet::new(list, ic);
             }
         }
@@ -375,8 +389,19 @@ impl Patterns {
             }
             Method::Sub => self.strs.list.iter().any(|p| find(s, p, ic).is_some()),
             Method::Reg => self.regexes.iter().any(|r| r.is_match(s)),
-            Method::Dir => self.strs.list.iter().any(|p| match_word(s, p, DIR_DELIMS, ic)),
-            Method::Dom => self.strs.list.iter().any(|p| match_word(s, p, DOM_DELIMS, ic)),
+            Method::Dir | Method::Dom => {
+                let delims = if self.method == Method::Dir {
+                    DIR_DELIMS
+                } else {
+                    DOM_DELIMS
+                };
+                if let Some((set, _)) = &self.strs.hashed {
+                    if let Some(found) = probe_words(s, set, delims, ic) {
+                        return found;
+                    }
+                }
+                self.strs.list.iter().any(|p| match_word(s, p, delims, ic))
+            }
             _ => false,
         }
     }
@@ -458,6 +483,66 @@ const DIR_DELIMS: &[u8] = b"/?";
 /// Delimiters of `-m dom` (HAProxy's `pat_match_dom`).
 const DOM_DELIMS: &[u8] = b"/?.:";
 
+/// Most delimiter-bounded start (and end) positions probed in a hashed `dir`/`dom`
+/// lookup: the work is at most this squared; longer samples fall back to a scan.
+const WORD_BOUNDARIES_MAX: usize = 64;
+
+fn strip_delims<'p>(mut p: &'p [u8], delims: &[u8]) -> &'p [u8] {
+    while let [f, r @ ..] = p {
+        if !delims.contains(f) {
+            break;
+        }
+        p = r;
+    }
+    while let [r @ .., l] = p {
+        if !delims.contains(l) {
+            break;
+        }
+        p = r;
+    }
+    p
+}
+
+/// Hashed `match_word`: probes every delimiter-bounded slice of `s` in `set` (words
+/// stored without end delimiters, lowercased for `ic`). `None` when `s` is too long
+/// or has too many delimiters for the stack buffers: scan instead.
+fn probe_words(s: &[u8], set: &HashSet<Box<[u8]>>, delims: &[u8], ic: bool) -> Option<bool> {
+    if s.len() > FOLD_BYTES_MAX {
+        return None;
+    }
+    let mut low = [0u8; FOLD_BYTES_MAX];
+    let text = low.get_mut(..s.len())?;
+    text.copy_from_slice(s);
+    if ic {
+        text.make_ascii_lowercase();
+    }
+    let mut starts = [0usize; WORD_BOUNDARIES_MAX];
+    let mut ends = [0usize; WORD_BOUNDARIES_MAX];
+    let (mut ns, mut ne) = (1, 0);
+    for (i, b) in text.iter().enumerate() {
+        if delims.contains(b) {
+            if ns >= WORD_BOUNDARIES_MAX || ne >= WORD_BOUNDARIES_MAX {
+                return None;
+            }
+            ends[ne] = i;
+            ne += 1;
+            starts[ns] = i + 1;
+            ns += 1;
+        }
+    }
+    if ne >= WORD_BOUNDARIES_MAX {
+        return None;
+    }
+    ends[ne] = text.len();
+    ne += 1;
+    let text = &*text;
+    Some(starts[..ns].iter().any(|&a| {
+        ends[..ne]
+            .iter()
+            .any(|&e| a < e && text.get(a..e).is_some_and(|w| set.contains(w)))
+    }))
+}
+
 /// HAProxy's `match_word`: `pattern` (its leading/trailing delimiters ignored) appears
 /// in `s` between two of `delims` or the string's ends.
 fn match_word(s: &[u8], pattern: &[u8], delims: &[u8], ic: bool) -> bool {
@@ -527,6 +612,48 @@ mod tests {
         assert_eq!(parse_int(b"-7"), Some(-7));
         assert_eq!(parse_int(b"abc"), None);
         assert_eq!(parse_int(b"99999999999999999999999"), Some(i64::MAX));
+    }
+
+    #[test]
+    fn hashed_words_agree_with_the_scan() {
+        let words: Vec<&[u8]> = vec![b"example.com", b"img", b".a.b.", b"x/y", b"EXAMPLE.org", b"q"];
+        let samples: [&[u8]; 9] = [
+            b"www.example.com",
+            b"www.example.com:8080",
+            b"example.community",
+            b"/a/img/x",
+            b"/a/imgs",
+            b"c.a.b",
+            b"/x/y?z",
+            b"Example.ORG",
+            b"",
+        ];
+        for ic in [false, true] {
+            for delims in [DIR_DELIMS, DOM_DELIMS] {
+                let bare: Vec<Box<[u8]>> = words
+                    .iter()
+                    .map(|w| strip_delims(w, delims))
+                    .map(|w| {
+                        if ic {
+                            w.to_ascii_lowercase().into()
+                        } else {
+                            w.into()
+                        }
+                    })
+                    .collect();
+                let set: HashSet<Box<[u8]>> = bare.iter().cloned().collect();
+                for s in samples {
+                    let scan = words.iter().any(|p| match_word(s, p, delims, ic));
+                    assert_eq!(
+                        probe_words(s, &set, delims, ic),
+                        Some(scan),
+                        "{s:?} ic={ic} {delims:?}"
+                    );
+                }
+            }
+        }
+        let long = vec![b'.'; WORD_BOUNDARIES_MAX + 1];
+        assert_eq!(probe_words(&long, &HashSet::new(), DOM_DELIMS, false), None);
     }
 
     #[test]
