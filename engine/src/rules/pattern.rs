@@ -300,8 +300,9 @@ impl Patterns {
                 };
                 let list = all
                     .iter()
-                    .map(|w| strip_delims(w.as_bytes(), delims).into())
-                    .filter(|w: &Box<[u8]>| !w.is_empty())
+                    .map(|w| strip_delims(w.as_bytes(), delims))
+                    .filter(|w| !w.is_empty())
+                    .map(Box::from)
                     .collect();
                 p.strs = StrSet::new(list, ic);
             }
