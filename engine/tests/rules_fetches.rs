@@ -245,10 +245,21 @@ fn pattern_files() {
         (
             format!("hdr_dom(host) -i -f {h}"),
             "www.HOST42.example.com:80",
+            "1.1.1.1:1",
             true,
         ),
-        (format!("hdr_dom(host) -f {h}"), "myhost42.example.com", false),
-        (format!("hdr_dom(host) -f {h}"), "a.host42.example.com.", true),
+        (
+            format!("hdr_dom(host) -f {h}"),
+            "myhost42.example.com",
+            "1.1.1.1:1",
+            false,
+        ),
+        (
+            format!("hdr_dom(host) -f {h}"),
+            "a.host42.example.com.",
+            "1.1.1.1:1",
+            true,
+        ),
         (format!("src -f {n}"), "h", "10.9.9.9:1", true),
         (format!("src -f {n}"), "h", "[2001:db8::5]:1", true),
         (format!("src -f {n}"), "h", "11.0.0.1:1", false),
