@@ -296,6 +296,8 @@ fn compile_fails_on_bad_regex_and_missing_files() {
         "frontend fe\n    mode http\n    bind :80\n    use_backend b if { path -f /nonexistent/ringlb.lst }\nbackend b\n",
         "frontend fe\n    mode http\n    bind :80\n    use_backend %[path,map_beg(/nonexistent/ringlb.map)]\nbackend b\n",
         "frontend fe\n    mode http\n    bind :80\n    http-request replace-path (x /y\n",
+        "frontend fe\n    mode http\n    bind :80\n    http-request set-header \"X Y\" v\n",
+        "frontend fe\n    mode http\n    bind :80\n    http-response del-header X:Y\n",
     ];
     for text in bad {
         let r = Rules::new(text);

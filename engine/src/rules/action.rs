@@ -167,6 +167,13 @@ pub(crate) enum Action {
 impl Action {
     pub(crate) fn compile(a: &HttpAction, phase: Phase, c: &mut Compiler<'_>) -> Result<Action, RulesError> {
         let bytes = |s: &str| -> Box<[u8]> { s.as_bytes().into() };
+        let header = |s: &str, c: &Compiler<'_>| -> Result<Box<[u8]>, RulesError> {
+            if is_token(s) {
+                Ok(s.as_bytes().into())
+            } else {
+                Err(c.invalid(format!("invalid header name '{s}'")))
+            }
+        };
         Ok(match a {
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(*status),
@@ -196,7 +203,7 @@ impl Action {
                 };
                 let mut hdrs = Vec::with_capacity(headers.len());
                 for (n, v) in headers {
-                    hdrs.push((bytes(n), Fmt::parse(v, phase, c)?));
+                    hdrs.push((header(n, c)?, Fmt::parse(v, phase, c)?));
                 }
                 Action::Return(Box::new(Return {
                     status: *status,
@@ -206,15 +213,15 @@ impl Action {
                 }))
             }
             HttpAction::SetHeader { name, value } => {
-                Action::SetHeader(bytes(name), Fmt::compile(value, phase, c)?)
+                Action::SetHeader(header(name, c)?, Fmt::compile(value, phase, c)?)
             }
             HttpAction::AddHeader { name, value } => {
-                Action::AddHeader(bytes(name), Fmt::compile(value, phase, c)?)
+                Action::AddHeader(header(name, c)?, Fmt::compile(value, phase, c)?)
             }
-            HttpAction::DelHeader { name } => Action::DelHeader(bytes(name)),
+            HttpAction::DelHeader { name } => Action::DelHeader(header(name, c)?),
             HttpAction::ReplaceHeader { name, regex, replace }
             | HttpAction::ReplaceValue { name, regex, replace } => Action::ReplaceHeader {
-                name: bytes(name),
+                name: header(name, c)?,
                 re: c.regex(regex, false)?,
                 fmt: Fmt::parse(replace, phase, c)?,
                 per_value: matches!(a, HttpAction::ReplaceValue { .. }),
@@ -477,6 +484,13 @@ impl Action {
     }
 }
 
+/// RFC 9110 token: what a header name may be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', r @ ..] = s {
         s = r;
@@ -694,6 +708,16 @@ mod tests {
         ];
         for (action, want) in table {
             assert_eq!(var_name(action), want, "{action}");
+        }
+    }
+
+    #[test]
+    fn header_names_are_tokens() {
+        for ok in ["X-Forwarded-For", "x_a", "A!#$%&'*+.^`|~9"] {
+            assert!(is_token(ok), "{ok}");
+        }
+        for bad in ["", "X Y", "X:Y", "X\r", "é", "X(1)"] {
+            assert!(!is_token(bad), "{bad}");
         }
     }
 
