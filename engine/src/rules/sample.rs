@@ -895,31 +895,35 @@ fn decimal_len(i: i64) -> u32 {
 /// The byte range of field `index` (1-based; negative from the end) and the `count`
 /// fields after it. `words` skips empty fields (`word`), otherwise `field`.
 fn field(s: &[u8], index: i64, delims: &[u8], count: i64, words: bool) -> Option<(usize, usize)> {
-    let is_d = |b: &u8| delims.contains(b);
-    // Collect field boundaries lazily: forward for positive index, backward otherwise.
-    let mut fields = s
-        .split(is_d)
-        .scan(0usize, |pos, part| {
-            let start = *pos;
-            *pos += part.len() + 1;
-            Some((start, start + part.len()))
-        })
-        .filter(|&(a, b)| !words || a < b);
-    let count = if count <= 0 { i64::MAX } else { count };
-    if index > 0 {
-        let first = fields.nth((index - 1) as usize)?;
-        let more = usize::try_from(count - 1).unwrap_or(usize::MAX);
-        let last = fields.take(more).last().unwrap_or(first);
-        Some((first.0, last.1))
+    // Field spans, walked again rather than collected (no allocation).
+    let fields = || {
+        s.split(|b| delims.contains(b))
+            .scan(0usize, |pos, part| {
+                let start = *pos;
+                *pos += part.len() + 1;
+                Some((start, start + part.len()))
+            })
+            .filter(|&(a, b)| !words || a < b)
+    };
+    let more = if count <= 0 {
+        usize::MAX
     } else {
-        let all: Vec<(usize, usize)> = fields.collect();
-        let from_end = (-index) as usize;
-        let i = all.len().checked_sub(from_end)?;
-        let first = all.get(i)?;
-        let last_i = (i as i64 + count - 1).min(all.len() as i64 - 1) as usize;
-        let last = all.get(last_i)?;
-        Some((first.0, last.1))
-    }
+        usize::try_from(count - 1).unwrap_or(usize::MAX)
+    };
+    // 0-based positions of the first and last field returned.
+    let (first, last) = if index > 0 {
+        let first = usize::try_from(index - 1).ok()?;
+        (first, first.saturating_add(more))
+    } else {
+        // From the end, `count` fields going left (HAProxy's `field`).
+        let total = fields().count();
+        let last = total.checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?;
+        (last.saturating_sub(more), last)
+    };
+    let mut it = fields().skip(first);
+    let a = it.next()?;
+    let b = it.take(last - first).last().unwrap_or(a);
+    Some((a.0, b.1))
 }
 
 /// `regsub`: replaces the first (or every, `global`) match of `re` in `s` with `subst`,
@@ -1250,6 +1254,9 @@ mod tests {
         assert_eq!(get(3, 1, false), Some(&b""[..]));
         assert_eq!(get(3, 1, true), Some(&b"c"[..]));
         assert_eq!(get(-1, 1, false), Some(&b"d"[..]));
+        assert_eq!(get(-1, 2, false), Some(&b"c/d"[..]));
+        assert_eq!(get(-2, 0, false), Some(&b"a/b//c"[..]));
+        assert_eq!(get(1, 0, false), Some(&b"a/b//c/d"[..]));
         assert_eq!(get(2, 2, true), Some(&b"b//c"[..]));
         assert_eq!(get(9, 1, false), None);
         assert_eq!(get(-9, 1, false), None);
