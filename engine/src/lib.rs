@@ -8,6 +8,7 @@ pub mod counters;
 pub mod http;
 pub mod map;
 pub mod plan;
+pub mod rules;
 pub mod sys;
 pub mod table;
 pub mod tcp;
