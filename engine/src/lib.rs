@@ -6,6 +6,7 @@ pub mod build;
 pub mod config;
 pub mod counters;
 pub mod http;
+pub mod log;
 pub mod plan;
 pub mod sys;
 pub mod table;
