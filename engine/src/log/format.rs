@@ -37,6 +37,9 @@ pub const FORMAT_PARTS_MAX: usize = 1024;
 /// Longest rendered line: HAProxy's largest `len` (65535); targets truncate further.
 pub const RENDER_BYTES_MAX: usize = 65_535;
 
+/// Longest `%{...}` flag list.
+pub const FLAGS_BYTES_MAX: usize = 64;
+
 /// Longest `%[...]` expression.
 pub const SAMPLE_BYTES_MAX: usize = 256;
 
@@ -45,7 +48,7 @@ pub const SAMPLE_BYTES_MAX: usize = 256;
 #[non_exhaustive]
 pub enum FormatError {
     /// `%name` not in HAProxy's table.
-    #[error("no such format variable '{name}' at position {pos}; to emit '%' write '%%'")]
+    #[error("no such format alias '{name}' at position {pos}. If you wanted to emit the '%' character verbatim, you need to use '%%'")]
     UnknownVariable {
         /// The variable name.
         name: String,
@@ -58,12 +61,10 @@ pub enum FormatError {
         /// Byte offset of the `%`.
         pos: usize,
     },
-    /// A flag other than `+Q`, `-Q`, `+X`, `+E`, `+M`...
-    #[error("unknown log-format flag '{flag}' at position {pos}")]
-    BadFlag {
-        /// The flag as written.
-        flag: String,
-        /// Byte offset of the `{`.
+    /// The string ends right after a `%`.
+    #[error("truncated line after '%' at position {pos}")]
+    Truncated {
+        /// Byte offset of the `%`.
         pos: usize,
     },
     /// `%{` or `%[` without its closing bracket (or longer than the limit).
@@ -223,6 +224,8 @@ pub enum Var {
     LogCounter,
     /// `%rt`
     RequestCounter,
+    /// `%OG`: the log origin (`txn_close` for end-of-request logs)
+    Origin,
     /// `%sslc` (no TLS in ringlb: `-`)
     SslCipher,
     /// `%sslv` (no TLS in ringlb: `-`)
@@ -292,6 +295,7 @@ pub const VARIABLES: &[(&str, Var)] = &[
     ("pid", Var::Pid),
     ("lc", Var::LogCounter),
     ("rt", Var::RequestCounter),
+    ("OG", Var::Origin),
     ("sslc", Var::SslCipher),
     ("sslv", Var::SslVersion),
 ];
@@ -388,20 +392,36 @@ impl LogFormat {
                     i += 2;
                 }
                 b'%' => {
-                    flush(&mut text, &mut parts);
                     let pos = i;
                     let mut j = i + 1;
                     let mut opts = defaults;
                     let mut has_flags = false;
+                    match b.get(j) {
+                        None => return Err(FormatError::Truncated { pos }),
+                        Some(c) if c.is_ascii_digit() || *c == b' ' || *c == b'\t' => {
+                            return Err(FormatError::MissingName { pos })
+                        }
+                        Some(c) if !c.is_ascii_alphabetic() && *c != b'{' && *c != b'[' => {
+                            // HAProxy drops a '%' followed by another character.
+                            i += 1;
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                    flush(&mut text, &mut parts);
                     if b.get(j) == Some(&b'{') {
-                        let close = find(b, j + 1, b'}', 64).ok_or(FormatError::Unterminated {
-                            close: '}',
-                            pos,
-                            max: 64,
-                        })?;
-                        opts = parse_flags(fmt.get(j + 1..close).unwrap_or(""), opts, j)?;
+                        let close =
+                            find(b, j + 1, b'}', FLAGS_BYTES_MAX).ok_or(FormatError::Unterminated {
+                                close: '}',
+                                pos,
+                                max: FLAGS_BYTES_MAX,
+                            })?;
+                        opts = parse_flags(fmt.get(j + 1..close).unwrap_or(""), opts);
                         has_flags = true;
                         j = close + 1;
+                        if !b.get(j).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'[') {
+                            return Err(FormatError::MissingName { pos });
+                        }
                     }
                     if b.get(j) == Some(&b'[') {
                         let close =
@@ -420,9 +440,6 @@ impl LogFormat {
                         continue;
                     }
                     let start = j;
-                    if !b.get(j).is_some_and(|c| c.is_ascii_alphabetic()) {
-                        return Err(FormatError::MissingName { pos });
-                    }
                     while b.get(j).is_some_and(|c| c.is_ascii_alphanumeric()) {
                         j += 1;
                     }
@@ -638,6 +655,7 @@ impl LogFormat {
             Var::Pid => num_hex(out, u64::from(self.pid), o, 4),
             Var::LogCounter => num_hex(out, r.log_counter, o, 4),
             Var::RequestCounter => num_hex(out, r.request_counter, o, 4),
+            Var::Origin => text(out, b"txn_close", o, &NO_ENCODE),
             Var::SslCipher | Var::SslVersion => text(out, b"", o, &NO_ENCODE),
         }
     }
@@ -658,12 +676,10 @@ fn find(b: &[u8], from: usize, c: u8, max: usize) -> Option<usize> {
         .map(|i| from + i)
 }
 
-fn parse_flags(s: &str, mut opts: u8, pos: usize) -> Result<u8, FormatError> {
+/// Applies `+F`/`-F` flags; unknown names (and HAProxy's `bin`, `json`, `cbor` encodings,
+/// which ringlb does not do) are ignored, as HAProxy ignores names it does not know.
+fn parse_flags(s: &str, mut opts: u8) -> u8 {
     for f in s.split(',') {
-        let bad = || FormatError::BadFlag {
-            flag: f.to_string(),
-            pos,
-        };
         let mut it = f.chars();
         let (sign, name) = (it.next(), it.as_str());
         let bit = match name {
@@ -671,15 +687,15 @@ fn parse_flags(s: &str, mut opts: u8, pos: usize) -> Result<u8, FormatError> {
             "X" => OPT_HEX,
             "E" => OPT_ESC,
             "M" => OPT_MANDATORY,
-            _ => return Err(bad()),
+            _ => continue,
         };
         match sign {
             Some('+') => opts |= bit,
             Some('-') => opts &= !bit,
-            _ => return Err(bad()),
+            _ => {}
         }
     }
-    Ok(opts)
+    opts
 }
 
 fn parse_sample(expr: &str) -> (Fetch, Option<Conv>) {
@@ -1070,6 +1086,9 @@ mod tests {
             ("%pid", &std::process::id().to_string()),
             ("100%% %ST", "100% 200"),
             ("  a   b  ", "a b "),
+            ("%:%ST%-", ":200-"),
+            ("%{+Z,Q,+bin}r", "POST http://h/a/b?x=1&y=#222#22 HTTP/1.0"),
+            ("%OG", "txn_close"),
         ];
         for (fmt, want) in table {
             assert_eq!(render(fmt, &r), *want, "format {fmt:?}");
@@ -1106,15 +1125,16 @@ mod tests {
     #[test]
     fn rejected_formats() {
         let table: &[(&str, &str)] = &[
-            ("%zz", "no such format variable 'zz'"),
-            ("%", "unexpected character"),
+            ("%zz", "no such format alias 'zz'"),
+            ("%", "truncated line"),
+            ("abc %", "truncated line"),
             ("a % b", "unexpected character"),
             ("%5", "unexpected character"),
+            ("%\tx", "unexpected character"),
             ("%{+Q", "missing '}'"),
-            ("%{+Z}r", "unknown log-format flag '+Z'"),
-            ("%{Q}r", "unknown log-format flag 'Q'"),
             ("%[src", "missing ']'"),
             ("%{+Q}", "unexpected character"),
+            ("%{+Q}:r", "unexpected character"),
         ];
         for (fmt, want) in table {
             let e = LogFormat::compile(fmt).unwrap_err().to_string();

@@ -658,3 +658,255 @@ fn writer(rx: Receiver<Msg>, stats: &LogStats) {
         stats.done.fetch_add(n, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_text;
+    use std::time::UNIX_EPOCH;
+
+    fn target(format: SyslogFormat, max_len: usize) -> Target {
+        Target {
+            dest: Dest::Stdout,
+            format,
+            facility: 16,
+            max_level: 7,
+            min_level: 0,
+            max_len,
+        }
+    }
+
+    fn framed(format: SyslogFormat, hostname: Option<&str>, msg: &str, max_len: usize) -> String {
+        // 22/Nov/2026:04:56:21.123456 UTC
+        let t = UNIX_EPOCH + Duration::from_micros(1_795_323_381_123_456);
+        let mut out = Vec::new();
+        let h = Header {
+            hostname,
+            tag: "haproxy",
+            pid: 14389,
+        };
+        frame(&target(format, max_len), 6, t, &h, msg.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn framing_per_format() {
+        let table: &[(SyslogFormat, Option<&str>, &str)] = &[
+            (
+                SyslogFormat::Rfc3164,
+                None,
+                "<134>Nov 22 04:56:21 haproxy[14389]: m\n",
+            ),
+            (
+                SyslogFormat::Rfc3164,
+                Some("lb1"),
+                "<134>Nov 22 04:56:21 lb1 haproxy[14389]: m\n",
+            ),
+            (
+                SyslogFormat::Local,
+                Some("lb1"),
+                "<134>Nov 22 04:56:21 haproxy[14389]: m\n",
+            ),
+            (
+                SyslogFormat::Rfc5424,
+                Some("lb1"),
+                "<134>1 2026-11-22T04:56:21.123456+00:00 lb1 haproxy 14389 - - m\n",
+            ),
+            (
+                SyslogFormat::Rfc5424,
+                None,
+                "<134>1 2026-11-22T04:56:21.123456+00:00 - haproxy 14389 - - m\n",
+            ),
+            (SyslogFormat::Priority, None, "<134>m\n"),
+            (SyslogFormat::Short, None, "<6>m\n"),
+            (
+                SyslogFormat::Timed,
+                None,
+                "<6>2026-11-22T04:56:21.123456+00:00 m\n",
+            ),
+            (SyslogFormat::Iso, None, "2026-11-22T04:56:21.123456+00:00 m\n"),
+            (SyslogFormat::Raw, None, "m\n"),
+        ];
+        for (f, h, want) in table {
+            assert_eq!(framed(*f, *h, "m", 1024), *want, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn day_below_ten_is_space_padded() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_233_922_454);
+        let mut out = Vec::new();
+        let h = Header {
+            hostname: None,
+            tag: "haproxy",
+            pid: 1,
+        };
+        frame(&target(SyslogFormat::Rfc3164, 1024), 6, t, &h, b"x", &mut out);
+        assert_eq!(out, b"<134>Feb  6 12:14:14 haproxy[1]: x\n");
+    }
+
+    #[test]
+    fn truncation_keeps_newline_within_len() {
+        let msg = "a".repeat(500);
+        let out = framed(SyslogFormat::Raw, None, &msg, 80);
+        assert_eq!(out.len(), 80);
+        assert!(out.ends_with("a\n"));
+        let out = framed(SyslogFormat::Rfc3164, None, &msg, 80);
+        assert_eq!(out.len(), 80);
+        assert!(out.starts_with("<134>Nov 22 04:56:21 haproxy[14389]: aaa"));
+        let out = framed(SyslogFormat::Raw, None, "short", 80);
+        assert_eq!(out, "short\n");
+    }
+
+    #[test]
+    fn levels_filter_and_cap() {
+        let mut t = target(SyslogFormat::Raw, 1024);
+        t.max_level = 3; // err
+        assert_eq!(t.level_for(6), None);
+        assert_eq!(t.level_for(3), Some(3));
+        t.min_level = 2; // crit
+        assert_eq!(t.level_for(0), Some(2));
+    }
+
+    fn cfg(text: &str) -> crate::config::Config {
+        match parse_text("t.cfg", text, &|_| None) {
+            Ok(l) => l.config,
+            Err(d) => panic!("config rejected: {d:?}"),
+        }
+    }
+
+    fn logger(text: &str, name: &str) -> Result<Option<ProxyLogger>, LogError> {
+        let c = cfg(text);
+        let p = c.proxies.iter().find(|p| p.name == name).expect("proxy");
+        let sys = LogSystem::start(16).expect("writer");
+        sys.logger_for(&c.global, p)
+    }
+
+    const BASE: &str = "global\n  log 127.0.0.1:514 local0\n  log stdout format raw daemon info\n";
+
+    #[test]
+    fn format_precedence() {
+        let table: &[(&str, Option<&str>)] = &[
+            (
+                "defaults\n  mode http\n  log global\n  option httplog\n",
+                Some(HTTP_LOG_FORMAT),
+            ),
+            (
+                "defaults\n  mode http\n  log global\n  option httplog clf\n",
+                Some(CLF_HTTP_LOG_FORMAT),
+            ),
+            (
+                "defaults\n  mode tcp\n  log global\n  option httplog\n",
+                Some(TCP_LOG_FORMAT),
+            ),
+            (
+                "defaults\n  mode tcp\n  log global\n  option tcplog\n",
+                Some(TCP_LOG_FORMAT),
+            ),
+            (
+                "defaults\n  mode http\n  log global\n  option httplog\n  log-format \"%ci %ST\"\n",
+                Some("%ci %ST"),
+            ),
+            ("defaults\n  mode http\n  log global\n", None),
+        ];
+        for (defaults, want) in table {
+            let text = format!("{BASE}{defaults}frontend fe\n  bind :8080\n");
+            let l = logger(&text, "fe").unwrap().expect("logs");
+            let got = l.format().cloned();
+            let want = want.map(|w| LogFormat::compile(w).unwrap());
+            assert_eq!(got, want, "{defaults}");
+            assert_eq!(l.logs_at_end(), want.is_some());
+        }
+    }
+
+    #[test]
+    fn no_targets_no_logger() {
+        let table = [
+            "frontend fe\n  bind :8080\n  option httplog\n",
+            "defaults\n  log global\nfrontend fe\n  bind :8080\n  no log\n",
+        ];
+        for t in table {
+            let text = format!("{BASE}{t}");
+            assert!(logger(&text, "fe").unwrap().is_none(), "{t}");
+        }
+        let text = format!("{BASE}defaults\n  log global\nbackend be\n  server s 127.0.0.1:1\n");
+        assert!(logger(&text, "be").unwrap().is_none());
+    }
+
+    #[test]
+    fn targets_from_config() {
+        let text =
+            "global\n  log 127.0.0.1:514 len 200 format rfc5424 local3 notice err\n  log 10.0.0.1 user\n  \
+                    log /dev/log local0\n  log stderr format short daemon\n";
+        let c = cfg(text);
+        let t: Vec<Target> = c
+            .global
+            .logs
+            .iter()
+            .map(|t| Target::from_config(t).unwrap())
+            .collect();
+        assert_eq!(
+            t[0],
+            Target {
+                dest: Dest::Udp("127.0.0.1:514".parse().unwrap()),
+                format: SyslogFormat::Rfc5424,
+                facility: 19,
+                max_level: 5,
+                min_level: 3,
+                max_len: 200,
+            }
+        );
+        assert_eq!(t[1].dest, Dest::Udp("10.0.0.1:514".parse().unwrap()));
+        assert_eq!(t[1].max_len, LOG_LINE_BYTES_DEFAULT);
+        assert_eq!(t[2].dest, Dest::Unix("/dev/log".into()));
+        assert_eq!(t[3].dest, Dest::Stderr);
+        assert_eq!(t[3].format, SyslogFormat::Short);
+    }
+
+    #[test]
+    fn rejected_targets() {
+        for (line, want) in [
+            ("log 127.0.0.1:514 len 10 local0", "len 10 out of range"),
+            ("log 127.0.0.1:514 len 70000 local0", "len 70000 out of range"),
+            ("log ring@buf local0", "not supported"),
+        ] {
+            let c = cfg(&format!("global\n  {line}\n"));
+            let e = Target::from_config(&c.global.logs[0]).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn tag_and_hostname() {
+        let text = "global\n  log stdout format raw local0\n  log-tag gtag\n  log-send-hostname myhost\n\
+                    frontend a\n  bind :1\n  log global\n  option tcplog\n\
+                    frontend b\n  bind :2\n  log global\n  log-tag ptag\n  option tcplog\n";
+        let a = logger(text, "a").unwrap().unwrap();
+        let b = logger(text, "b").unwrap().unwrap();
+        assert_eq!(&*a.route.tag, "gtag");
+        assert_eq!(&*b.route.tag, "ptag");
+        assert_eq!(a.route.hostname.as_deref(), Some("myhost"));
+    }
+
+    #[test]
+    fn connect_line_layout() {
+        let mut r = LogRecord::new("www", Some("10.0.1.2:33312".parse().unwrap()), UNIX_EPOCH);
+        r.frontend_addr = Some("10.0.3.31:8012".parse().unwrap());
+        let mut out = Vec::new();
+        connect_line(&r, true, &mut out);
+        assert_eq!(out, b"Connect from 10.0.1.2:33312 to 10.0.3.31:8012 (www/HTTP)");
+    }
+
+    #[test]
+    fn dontlognull_skips_empty_connections() {
+        let text =
+            format!("{BASE}frontend fe\n  bind :1\n  log global\n  option tcplog\n  option dontlognull\n");
+        let l = logger(&text, "fe").unwrap().unwrap();
+        let r = LogRecord::new("fe", None, UNIX_EPOCH);
+        assert!(!l.log(&r));
+        assert!(l.log(&LogRecord {
+            bytes_uploaded: 1,
+            ..r
+        }));
+    }
+}
