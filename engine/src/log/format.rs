@@ -499,6 +499,7 @@ impl LogFormat {
     /// Appends the line for `rec` to `out` (no newline; at most [`RENDER_BYTES_MAX`] bytes).
     pub fn render(&self, rec: &LogRecord<'_>, out: &mut Vec<u8>) {
         let start = out.len();
+        out.reserve(256);
         let mut last_sep = true;
         for part in &self.parts {
             let before = out.len();
@@ -788,8 +789,21 @@ fn ip(out: &mut Vec<u8>, a: Option<SocketAddr>, o: u8) {
             }
         }
     } else {
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{}", a.ip());
+        match a.ip() {
+            IpAddr::V4(v4) => {
+                // Hand-rolled: `Display` for Ipv4Addr costs ~100 ns through `fmt`.
+                for (k, b) in v4.octets().iter().enumerate() {
+                    if k > 0 {
+                        out.push(b'.');
+                    }
+                    push_u64(out, u64::from(*b));
+                }
+            }
+            // Writing to a Vec cannot fail.
+            IpAddr::V6(v6) => {
+                let _ = write!(out, "{v6}");
+            }
+        }
     }
     if q {
         out.push(b'"');

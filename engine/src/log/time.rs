@@ -131,6 +131,15 @@ impl Civil {
 
 /// Appends `v` in decimal.
 pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    // Most logged numbers are small: skip the buffer and the copy.
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
+    if v < 100 {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = v;
@@ -238,6 +247,16 @@ mod tests {
         assert_eq!(s(|o| push_i64(o, -1)), "-1");
         assert_eq!(s(|o| push_i64(o, i64::MIN)), "-9223372036854775808");
         assert_eq!(s(|o| push_u64(o, u64::MAX)), "18446744073709551615");
+        for (v, want) in [
+            (0, "0"),
+            (9, "9"),
+            (10, "10"),
+            (99, "99"),
+            (100, "100"),
+            (1000, "1000"),
+        ] {
+            assert_eq!(s(|o| push_u64(o, v)), want);
+        }
         assert_eq!(s(|o| push_padded(o, 5, 3)), "005");
         assert_eq!(s(|o| push_padded(o, 12345, 3)), "12345");
         assert_eq!(s(|o| push_hex(o, 0x5C53_42A0, 4)), "5C5342A0");
