@@ -9,6 +9,38 @@
 //! queue with `try_send`; when the queue is full the line is dropped and counted
 //! ([`LogStats::dropped`]). Framing and I/O happen on the writer thread.
 //!
+//! Use from the engine (one logger per frontend, built with the config; share it with an
+//! `Arc` or clone it per thread):
+//!
+//! ```no_run
+//! # use std::time::SystemTime;
+//! # use engine::log::{logger_for, LogRecord};
+//! # let cfg = engine::config::parse_text("x", "frontend fe\n bind :80\n", &|_| None).unwrap().config;
+//! # let (global, proxy) = (&cfg.global, &cfg.proxies[0]);
+//! let logger = logger_for(global, proxy)?; // None: this frontend does not log
+//! if let Some(l) = &logger {
+//!     let client = "10.0.1.2:33317".parse().ok();
+//!     let accepted = SystemTime::now();
+//!     if !l.logs_at_end() {
+//!         // No httplog/tcplog/log-format: HAProxy's "Connect from" line at accept.
+//!         l.log_connect(&LogRecord::new("fe", client, accepted));
+//!     }
+//!     // ... at the end of each HTTP request (or TCP connection):
+//!     let rec = LogRecord {
+//!         backend: "be",
+//!         server: "s1",
+//!         t_req: 1, t_wait: 0, t_connect: 0, t_resp: 2, t_active: 3, t_total: 3,
+//!         status: Some(200),
+//!         bytes_read: 1234,
+//!         bytes_uploaded: 78,
+//!         request_line: b"GET / HTTP/1.1",
+//!         ..LogRecord::new("fe", client, accepted)
+//!     };
+//!     l.log(&rec); // never blocks; false if skipped (dontlognull) or dropped (queue full)
+//! }
+//! # Ok::<(), engine::log::LogError>(())
+//! ```
+//!
 //! Does not do: `ring@` targets, `sample` ratios, `option log-separate-errors`,
 //! `option logasap`, `%[...]` fetches beyond the few listed in [`format`], time zones
 //! (dates are UTC).

@@ -457,10 +457,54 @@ impl LogSystem {
             }
             None => None,
         };
-        let tag: String = proxy
-            .log
-            .tag
-            .as_deref()
+        self.build(
+            global,
+            targets,
+            proxy.log.tag.as_deref(),
+            format,
+            proxy.options.dontlognull,
+            http,
+        )
+        .map(Some)
+    }
+
+    /// A logger for event lines only ([`ProxyLogger::log_event`]: server state changes,
+    /// "backend has no server available", start/stop messages), sent where HAProxy sends a
+    /// proxy's events: its own `log` lines plus the global ones with `log global`. `None`
+    /// for `proxy` gives the global targets. Works for `backend` sections too. `None` when
+    /// there is no target.
+    pub fn event_logger_for(
+        &self,
+        global: &Global,
+        proxy: Option<&Proxy>,
+    ) -> Result<Option<ProxyLogger>, LogError> {
+        let mut targets = Vec::new();
+        if proxy.is_none_or(|p| p.log.global) {
+            for t in &global.logs {
+                targets.push(Target::from_config(t)?);
+            }
+        }
+        for t in proxy.map(|p| p.log.targets.as_slice()).unwrap_or_default() {
+            targets.push(Target::from_config(t)?);
+        }
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        let tag = proxy.and_then(|p| p.log.tag.as_deref());
+        let http = proxy.is_some_and(|p| p.mode == Mode::Http);
+        self.build(global, targets, tag, None, false, http).map(Some)
+    }
+
+    fn build(
+        &self,
+        global: &Global,
+        targets: Vec<Target>,
+        tag: Option<&str>,
+        format: Option<LogFormat>,
+        dontlognull: bool,
+        http: bool,
+    ) -> Result<ProxyLogger, LogError> {
+        let tag: String = tag
             .or(global.log_tag.as_deref())
             .unwrap_or(DEFAULT_LOG_TAG)
             .chars()
@@ -488,15 +532,15 @@ impl LogSystem {
             v
         });
         let route_id = route_id.ok_or(LogError::TooManyLoggers { max: ROUTES_MAX })?;
-        Ok(Some(ProxyLogger {
+        Ok(ProxyLogger {
             format,
-            dontlognull: proxy.options.dontlognull,
+            dontlognull,
             http,
             route,
             route_id,
             tx: self.tx.clone(),
             shared: Arc::clone(&self.shared),
-        }))
+        })
     }
 }
 
@@ -976,6 +1020,32 @@ mod tests {
         assert_eq!(b.tag(), "ptag");
         assert_eq!(a.hostname(), Some("myhost"));
         assert_eq!(a.targets().len(), 1);
+    }
+
+    #[test]
+    fn event_loggers() {
+        let text = "global\n  log stdout format raw local0\n  log-tag g\ndefaults\n  log global\n\
+                    backend be\n  log-tag b\n  server s 127.0.0.1:1\nbackend quiet\n  no log\n";
+        let c = cfg(text);
+        let sys = LogSystem::start(4).expect("writer");
+        let be = c.proxies.iter().find(|p| p.name == "be").expect("be");
+        let quiet = c.proxies.iter().find(|p| p.name == "quiet").expect("quiet");
+        let l = sys
+            .event_logger_for(&c.global, Some(be))
+            .unwrap()
+            .expect("backend events");
+        assert_eq!(l.tag(), "b");
+        assert!(!l.logs_at_end());
+        assert!(sys.event_logger_for(&c.global, Some(quiet)).unwrap().is_none());
+        let g = sys
+            .event_logger_for(&c.global, None)
+            .unwrap()
+            .expect("global events");
+        assert_eq!(g.tag(), "g");
+        assert!(
+            sys.logger_for(&c.global, be).unwrap().is_none(),
+            "backends have no access log"
+        );
     }
 
     #[test]
