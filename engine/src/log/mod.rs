@@ -42,7 +42,7 @@
 //! ```
 //!
 //! Does not do: `ring@` targets, `sample` ratios, `option log-separate-errors`,
-//! `option logasap`, `%[...]` fetches beyond the few listed in [`format`], time zones
+//! `option logasap`, `%[...]` fetches beyond the few listed in [`mod@format`], time zones
 //! (dates are UTC).
 
 pub mod format;
