@@ -104,7 +104,8 @@ pub struct LogRecord<'a> {
     pub status: Option<u16>,
     /// Bytes sent to the client (`%B`, HAProxy's "bytes_read" from the server).
     pub bytes_read: u64,
-    /// Bytes received from the client (`%U`).
+    /// Bytes received from the client (`%U`), request line and headers included as
+    /// HAProxy counts them; `option dontlognull` skips records where this is 0.
     pub bytes_uploaded: u64,
     /// Captured request cookie (`%CC`); empty prints `-`.
     pub req_cookie: &'a [u8],

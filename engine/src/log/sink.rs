@@ -11,7 +11,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
 
 use arc_swap::ArcSwap;
 use std::time::{Duration, Instant, SystemTime};
@@ -347,11 +347,18 @@ struct Shared {
 }
 
 impl Shared {
+    /// A spare buffer, or a new one. Engine threads never wait here: when the pool is
+    /// busy (the writer is returning a batch) they allocate instead.
     fn take_buf(&self) -> Vec<u8> {
-        let spare = self.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let spare = match self.pool.try_lock() {
+            Ok(mut p) => p.pop(),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().pop(),
+            Err(TryLockError::WouldBlock) => None,
+        };
         spare.unwrap_or_else(|| Vec::with_capacity(LINE_BYTES_INITIAL))
     }
 
+    /// Returns buffers to the pool (writer thread; waits for the lock).
     fn give_back(&self, bufs: impl Iterator<Item = Vec<u8>>) {
         let mut p = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         for mut b in bufs {
@@ -647,7 +654,14 @@ impl ProxyLogger {
             Err(TrySendError::Full(m) | TrySendError::Disconnected(m)) => {
                 stats.queued.fetch_sub(1, Ordering::Release);
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
-                self.shared.give_back(std::iter::once(m.body));
+                // Recycle without waiting; a busy pool just frees the buffer.
+                if let Ok(mut p) = self.shared.pool.try_lock() {
+                    if p.len() < POOL_BUFFERS_MAX {
+                        let mut b = m.body;
+                        b.clear();
+                        p.push(b);
+                    }
+                }
                 false
             }
         }
