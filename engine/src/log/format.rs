@@ -331,11 +331,11 @@ pub struct LogFormat {
 
 /// `%r`, `%HU`...: `"`, `#`, control and non-ASCII bytes become `#XX` (HAProxy's
 /// `url_encode_map`).
-const URL_ENCODE: [bool; 256] = encode_map(b"\"#");
+static URL_ENCODE: [bool; 256] = encode_map(b"\"#");
 /// `%hr`, `%hs`: also `{`, `|`, `}` (HAProxy's `hdr_encode_map`).
-const HDR_ENCODE: [bool; 256] = encode_map(b"\"#{|}");
+static HDR_ENCODE: [bool; 256] = encode_map(b"\"#{|}");
 /// No encoding (names, cookies as HAProxy's `lf_text`).
-const NO_ENCODE: [bool; 256] = [false; 256];
+static NO_ENCODE: [bool; 256] = [false; 256];
 
 const fn encode_map(extra: &[u8]) -> [bool; 256] {
     let mut m = [false; 256];
@@ -588,7 +588,11 @@ impl LogFormat {
                 let td = if parts.iter().any(|t| *t < 0) {
                     -1
                 } else {
-                    r.t_total.saturating_sub(q + r.t_wait + r.t_connect + r.t_resp)
+                    let spent = q
+                        .saturating_add(r.t_wait)
+                        .saturating_add(r.t_connect)
+                        .saturating_add(r.t_resp);
+                    r.t_total.saturating_sub(spent)
                 };
                 push_i64(out, td);
             }
@@ -666,7 +670,10 @@ fn tq(r: &LogRecord<'_>) -> i64 {
     if r.t_req < 0 {
         -1
     } else {
-        r.t_handshake.max(0) + r.t_idle.max(0) + r.t_req
+        r.t_handshake
+            .max(0)
+            .saturating_add(r.t_idle.max(0))
+            .saturating_add(r.t_req)
     }
 }
 
@@ -740,7 +747,7 @@ fn text(out: &mut Vec<u8>, s: &[u8], o: u8, map: &[bool; 256]) {
         if !q {
             out.push(b'-');
         }
-    } else if o & OPT_ESC == 0 && !s.iter().any(|&c| map[c as usize]) {
+    } else if o & OPT_ESC == 0 && (std::ptr::eq(map, &NO_ENCODE) || !s.iter().any(|&c| map[c as usize])) {
         out.extend_from_slice(s);
     } else {
         for &c in s {

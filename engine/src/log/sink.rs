@@ -303,7 +303,11 @@ pub fn frame(
         }
         SyslogFormat::Raw => {}
     }
-    let room = target.max_len.saturating_sub(out.len() - start).saturating_sub(1);
+    // As HAProxy: header, then message, cut so that everything plus the final newline fits
+    // in `len` (a header longer than `len` is cut too).
+    let limit = start + target.max_len.saturating_sub(1);
+    out.truncate(limit);
+    let room = limit.saturating_sub(out.len());
     out.extend_from_slice(msg.get(..room.min(msg.len())).unwrap_or(b""));
     out.push(b'\n');
 }
