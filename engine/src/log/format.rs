@@ -469,6 +469,11 @@ impl LogFormat {
             }
         }
         flush(&mut text, &mut parts);
+        debug_assert!(parts.len() <= FORMAT_PARTS_MAX + 1);
+        debug_assert!(
+            !parts.windows(2).any(|w| w[0] == Part::Sep && w[1] == Part::Sep),
+            "separators collapse"
+        );
         Ok(LogFormat {
             parts,
             hostname: if uses_host {
@@ -532,6 +537,7 @@ impl LogFormat {
             }
         }
         out.truncate(start + RENDER_BYTES_MAX);
+        debug_assert!(out.len() >= start && out.len() - start <= RENDER_BYTES_MAX);
     }
 
     fn var(&self, v: Var, o: u8, r: &LogRecord<'_>, out: &mut Vec<u8>) {

@@ -62,6 +62,13 @@ pub const POOL_BUFFERS_MAX: usize = 4096;
 /// memory).
 pub const POOL_BUFFER_BYTES_MAX: usize = 4096;
 
+const _: () =
+    assert!(LOG_LINE_BYTES_MIN <= LOG_LINE_BYTES_DEFAULT && LOG_LINE_BYTES_DEFAULT <= LOG_LINE_BYTES_MAX);
+// A rendered line never needs more than the largest `len` allows.
+const _: () = assert!(LOG_LINE_BYTES_MAX <= super::format::RENDER_BYTES_MAX);
+// Pooled buffers must be able to hold a typical line without growing.
+const _: () = assert!(LINE_BYTES_INITIAL <= POOL_BUFFER_BYTES_MAX);
+
 /// Default syslog port for `log <host>` without one.
 pub const SYSLOG_PORT: u16 = 514;
 
@@ -310,6 +317,11 @@ pub fn frame(
     let room = limit.saturating_sub(out.len());
     out.extend_from_slice(msg.get(..room.min(msg.len())).unwrap_or(b""));
     out.push(b'\n');
+    debug_assert!(
+        out.len() - start <= target.max_len.max(1),
+        "framed line exceeds len"
+    );
+    debug_assert_eq!(out.last(), Some(&b'\n'));
 }
 
 /// Counters of the log pipeline (read by stats; written with relaxed atomics).
