@@ -208,3 +208,92 @@ pub const FACILITIES: [&str; 24] = [
     "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
     "local7",
 ];
+
+/// First character of the termination state: why the session ended (HAProxy's
+/// `sess_term_cond`, configuration manual 8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TermCause {
+    /// `-`: normal end.
+    Normal = b'-',
+    /// `L`: answered locally by the proxy (redirect, deny, stats, error file).
+    Local = b'L',
+    /// `c`: client-side timeout.
+    ClientTimeout = b'c',
+    /// `C`: client aborted or sent something invalid.
+    ClientAbort = b'C',
+    /// `s`: server-side timeout.
+    ServerTimeout = b's',
+    /// `S`: server aborted, refused the connection or sent something invalid.
+    ServerError = b'S',
+    /// `P`: the proxy refused or aborted (deny, invalid response, security check).
+    Proxy = b'P',
+    /// `R`: a resource ran out (memory, sockets, ports).
+    Resource = b'R',
+    /// `I`: internal error.
+    Internal = b'I',
+    /// `D`: the server was marked down and the session killed.
+    Down = b'D',
+    /// `K`: killed by the administrator (Runtime API `shutdown session`).
+    Killed = b'K',
+    /// `U`: killed because a backup server came up (`on-marked-up shutdown-backup-sessions`).
+    Up = b'U',
+}
+
+/// Second character of the termination state: the phase the session was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TermPhase {
+    /// `-`: normal end, after the last data was sent.
+    None = b'-',
+    /// `R`: waiting for a complete request from the client.
+    Request = b'R',
+    /// `Q`: waiting in a queue for a connection slot.
+    Queue = b'Q',
+    /// `C`: waiting for the connection to the server.
+    Connect = b'C',
+    /// `H`: waiting for complete response headers.
+    Headers = b'H',
+    /// `D`: in the data phase.
+    Data = b'D',
+    /// `L`: sending the last data to the client.
+    Last = b'L',
+    /// `T`: tarpitted.
+    Tarpit = b'T',
+}
+
+/// The four `%tsc` characters for a session without persistence cookies (`--` last).
+pub fn termination_state(cause: TermCause, phase: TermPhase) -> [u8; 4] {
+    [cause as u8, phase as u8, b'-', b'-']
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn termination_states_as_haproxy_writes_them() {
+        let table = [
+            (TermCause::Normal, TermPhase::None, b"----"),
+            (TermCause::ServerError, TermPhase::Connect, b"SC--"),
+            (TermCause::ClientAbort, TermPhase::Data, b"CD--"),
+            (TermCause::ServerTimeout, TermPhase::Headers, b"sH--"),
+            (TermCause::Local, TermPhase::Request, b"LR--"),
+            (TermCause::ClientTimeout, TermPhase::Request, b"cR--"),
+            (TermCause::Proxy, TermPhase::Tarpit, b"PT--"),
+        ];
+        for (c, p, want) in table {
+            assert_eq!(&termination_state(c, p), want);
+        }
+    }
+
+    #[test]
+    fn new_record_defaults() {
+        let r = LogRecord::new("fe", None, SystemTime::UNIX_EPOCH);
+        assert_eq!(r.backend, "fe");
+        assert_eq!(r.server, NOSRV);
+        assert_eq!(r.termination_state, *b"----");
+        assert_eq!(r.t_total, TIME_ABSENT);
+        assert_eq!(r.status, None);
+    }
+}
