@@ -7,6 +7,7 @@ pub mod config;
 pub mod counters;
 pub mod http;
 pub mod map;
+pub mod log;
 pub mod plan;
 pub mod rules;
 pub mod sys;
