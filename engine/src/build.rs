@@ -12,8 +12,12 @@ use crate::balance::{Balance, RANDOM_DRAWS_MAX};
 use crate::config::model::{self, Config, Place, Proxy};
 use crate::config::values::{Address, Family, Host, Port};
 use crate::config::{Diagnostic, Level};
-use crate::plan::{FrontendPlan, Mode, Plan, FDS_RESERVED};
+use crate::http::{Limits, TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT};
+use crate::plan::{
+    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, LocalReply, Mode, Plan, Reuse, FDS_RESERVED,
+};
 use crate::table::{BackendConfig, BackendSettings, ServerConfig, Snapshot};
+use crate::tcp::BUF_SMALL_BYTES;
 
 /// `maxconn` when the config sets none: HAProxy derives it from the open-file limit; so do
 /// we, capped here. Why the cap: each connection costs two fds and buffers; 100,000 is far
@@ -80,7 +84,7 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
     }
     let mut frontends = Vec::new();
     for p in cfg.frontends().filter(|p| !p.disabled) {
-        if let Some(f) = frontend(&mut ctx, p, maxconn) {
+        if let Some(f) = frontend(&mut ctx, p, maxconn, g) {
             frontends.push(f);
         }
     }
@@ -157,8 +161,139 @@ fn mode(m: model::Mode) -> Mode {
     }
 }
 
+/// Largest errorfile or `return file` accepted: HAProxy requires them to fit in one buffer.
+pub const ERRORFILE_BYTES_MAX: usize = BUF_SMALL_BYTES;
 
-fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendPlan> {
+fn read_small_file(path: &str) -> Result<Vec<u8>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    if data.len() > ERRORFILE_BYTES_MAX {
+        return Err(format!(
+            "'{path}' is {} bytes, larger than the buffer size ({ERRORFILE_BYTES_MAX})",
+            data.len()
+        ));
+    }
+    Ok(data)
+}
+
+/// `a.b.c.d[/n]` or an IPv6 network.
+fn network(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((ip, b)) => (ip, Some(b)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => match b.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => {
+                // A dotted mask (255.255.0.0).
+                let m: Ipv4Addr = b.parse().ok()?;
+                u32::from(m).count_ones() as u8
+            }
+        },
+        None => max,
+    };
+    Some((ip, bits))
+}
+
+fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> HttpPlan {
+    let bufsize = g.tune_bufsize.map(|b| b as usize).unwrap_or(TUNE_BUFSIZE_DEFAULT);
+    let maxrewrite = g
+        .tune_maxrewrite
+        .map(|b| b as usize)
+        .unwrap_or(TUNE_MAXREWRITE_DEFAULT);
+    let maxhdr = g
+        .tune_http_maxhdr
+        .map(|b| b as usize)
+        .unwrap_or(TUNE_HTTP_MAXHDR_DEFAULT);
+    let mut limits = Limits::from_tune(bufsize, maxrewrite, maxhdr);
+    // A head must fit in one receive buffer with room for the rewrites.
+    limits.head_bytes_max = limits
+        .head_bytes_max
+        .min(BUF_SMALL_BYTES - TUNE_MAXREWRITE_DEFAULT);
+    let forwardfor = p.options.forwardfor.as_ref().map(|f| ForwardFor {
+        header: f.header.clone(),
+        if_none: f.if_none,
+        except: f.except.as_deref().and_then(network),
+    });
+    let mut errorfiles = Vec::new();
+    for e in &p.errorfiles {
+        match read_small_file(&e.path) {
+            Ok(data) => errorfiles.push((e.status, data.into())),
+            Err(why) => ctx.alert(
+                &p.place,
+                format!("{} '{}': errorfile {}: {why}", p.kind.keyword(), p.name, e.status),
+            ),
+        }
+    }
+    let mut local_return = None;
+    if let Some(rule) = p.http_request.first() {
+        if let (
+            model::HttpAction::Return {
+                status,
+                content_type,
+                body,
+                headers,
+            },
+            None,
+        ) = (&rule.action, &rule.cond)
+        {
+            let data = match body {
+                model::ReturnBody::None => Ok(Vec::new()),
+                model::ReturnBody::String(s) => Ok(s.as_bytes().to_vec()),
+                model::ReturnBody::File(f) | model::ReturnBody::ErrorFile(f) => read_small_file(f),
+                _ => Err("lf-string/lf-file bodies are not supported by ringlb yet".to_string()),
+            };
+            match data {
+                Ok(data) => {
+                    let mut out = Vec::new();
+                    if matches!(body, model::ReturnBody::ErrorFile(_)) {
+                        out = data;
+                    } else {
+                        crate::h1::local_response(*status, content_type.as_deref(), &data, false, &mut out);
+                        if !headers.is_empty() {
+                            let mut extra = Vec::new();
+                            for (n, v) in headers {
+                                extra.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+                            }
+                            if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let tail = out.split_off(i + 2);
+                                out.extend_from_slice(&extra);
+                                out.extend_from_slice(&tail);
+                            }
+                        }
+                    }
+                    local_return = Some(LocalReply {
+                        status: *status,
+                        bytes: out.into(),
+                    });
+                }
+                Err(why) => ctx.alert(&rule.place, format!("http-request return: {why}")),
+            }
+        }
+    }
+    HttpPlan {
+        conn_mode: match p.options.http_conn_mode {
+            model::HttpConnMode::KeepAlive => ConnMode::KeepAlive,
+            model::HttpConnMode::ServerClose => ConnMode::ServerClose,
+            model::HttpConnMode::Close => ConnMode::Close,
+        },
+        reuse: match p.http_reuse {
+            None | Some(model::HttpReuse::Safe) => Reuse::Safe,
+            Some(model::HttpReuse::Never) => Reuse::Never,
+            Some(model::HttpReuse::Aggressive | model::HttpReuse::Always) => Reuse::Always,
+        },
+        forwardfor,
+        timeout_http_request: p.timeouts.http_request,
+        timeout_http_keep_alive: p.timeouts.http_keep_alive,
+        errorfiles,
+        limits: HttpLimits(limits),
+        local_return,
+    }
+}
+
+fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize, g: &model::Global) -> Option<FrontendPlan> {
     let mut binds = Vec::new();
     for b in &p.binds {
         match bind_addrs(&b.addr) {
@@ -188,6 +323,11 @@ fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendP
         mode: mode(p.mode),
         default_backend,
         timeout_client: p.timeouts.client,
+        http: if p.mode == model::Mode::Http {
+            http_plan(ctx, p, g)
+        } else {
+            HttpPlan::default()
+        },
     })
 }
 

@@ -5,6 +5,7 @@ pub mod balance;
 pub mod build;
 pub mod config;
 pub mod counters;
+pub mod h1;
 pub mod http;
 pub mod plan;
 pub mod sys;

@@ -5,7 +5,10 @@
 //! ([`Plan::validate`]) is pure so the binary can report errors before starting threads.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::http::Limits;
 
 use crate::table::{BackendConfig, ServerConfig, Snapshot, TableError};
 
@@ -37,7 +40,78 @@ pub struct FrontendPlan {
     pub default_backend: Option<String>,
     /// `timeout client`: inactivity on the client side; `None` is infinite.
     pub timeout_client: Option<Duration>,
+    /// HTTP-mode settings (ignored in TCP mode).
+    pub http: HttpPlan,
 }
+
+/// `option http-keep-alive` / `http-server-close` / `httpclose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnMode {
+    /// Keep both sides alive (default).
+    #[default]
+    KeepAlive,
+    /// Keep the client side alive, close the server side after each response.
+    ServerClose,
+    /// Close both sides after each response.
+    Close,
+}
+
+/// `http-reuse`: when an idle server connection of this thread may carry a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reuse {
+    /// Never: one server connection per client connection.
+    Never,
+    /// Not for the first request of a client connection (default).
+    #[default]
+    Safe,
+    /// For any request (`aggressive` maps here too).
+    Always,
+}
+
+/// `option forwardfor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Header name (default `X-Forwarded-For`).
+    pub header: String,
+    /// `if-none`: only when the request has no such header.
+    pub if_none: bool,
+    /// `except <network>`: clients in it get no header.
+    pub except: Option<(std::net::IpAddr, u8)>,
+}
+
+/// A fixed answer (`http-request return` without condition, until rules evaluate them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    /// Status code.
+    pub status: u16,
+    /// The whole response, head and body.
+    pub bytes: Arc<[u8]>,
+}
+
+/// HTTP settings of a frontend.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpPlan {
+    /// Connection mode.
+    pub conn_mode: ConnMode,
+    /// Server connection reuse.
+    pub reuse: Reuse,
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+    /// `timeout http-request`: longest wait for a complete request head.
+    pub timeout_http_request: Option<Duration>,
+    /// `timeout http-keep-alive`: longest idle wait for the next request.
+    pub timeout_http_keep_alive: Option<Duration>,
+    /// `errorfile <code> <file>`: whole responses replacing the defaults, loaded at start.
+    pub errorfiles: Vec<(u16, Arc<[u8]>)>,
+    /// Head limits (`tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`).
+    pub limits: HttpLimits,
+    /// Unconditional `http-request return`, answered without a backend.
+    pub local_return: Option<LocalReply>,
+}
+
+/// [`Limits`] with `Eq` for the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HttpLimits(pub Limits);
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
@@ -177,6 +251,7 @@ impl Plan {
                 mode: Mode::Tcp,
                 default_backend: Some("be".into()),
                 timeout_client: Some(Duration::from_secs(30)),
+                http: HttpPlan::default(),
             }],
             snapshot: Snapshot::new(1),
         };
@@ -218,11 +293,6 @@ impl Plan {
                     frontend: fe.name.clone(),
                     binds: fe.binds.len(),
                     max: BINDS_PER_FRONTEND_MAX,
-                });
-            }
-            if fe.mode == Mode::Http {
-                return Err(PlanError::HttpUnsupported {
-                    frontend: fe.name.clone(),
                 });
             }
             if fe.maxconn == 0 {
@@ -279,9 +349,6 @@ mod tests {
         let mut p = base();
         p.frontends[0].default_backend = Some("nope".into());
         cases.push((p, "frontend 'fe' refers to unknown backend 'nope'"));
-        let mut p = base();
-        p.frontends[0].mode = Mode::Http;
-        cases.push((p, "frontend 'fe': mode http is not supported by this engine yet"));
         let mut p = base();
         p.maxconn = 10_000;
         cases.push((

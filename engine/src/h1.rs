@@ -1,0 +1,1588 @@
+//! HTTP/1.1 mode on the engine loop: one client connection, requests handled one at a
+//! time (pipelined ones wait in the receive buffer and are answered in order), each
+//! routed to a backend, sent over a new or a reused server connection of this thread,
+//! and its response relayed back with the framing the parser decided.
+//!
+//! Four buffers per connection: client receive (`crx`), client send (`ctx`: rewritten
+//! response heads, local answers, small bodies), server receive (`srx`) and server send
+//! (`stx`: the rewritten request head and a small body). Bodies larger than what fits
+//! after a head are sent straight from the receive buffer they arrived in, validated
+//! (chunked) or counted (Content-Length) on the way; nothing ambiguous is forwarded.
+//!
+//! What this module does not do: TLS, HTTP/2, compression, caching.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::counters::Counter;
+use crate::http::write::{self, HeaderEdit};
+use crate::http::{
+    errors, BodyKind, ChunkError, ChunkedDecoder, Limits, Method, RequestHead, ResponseHead, Status, Version,
+};
+use crate::plan::{ConnMode, FrontendPlan, HttpPlan, Reuse};
+use crate::sys;
+use crate::table::BackendSettings;
+use crate::tcp::Phase;
+use crate::uring::IoBuf;
+use crate::worker::{
+    ud, Conn, CounterSet, Proto, Worker, RETRIES_MAX, TAG_CANCEL, TAG_CONNECT, TAG_CONNECT_TIMEOUT,
+    TAG_C_RECV, TAG_C_SEND, TAG_S_RECV, TAG_S_SEND,
+};
+
+/// Steps one event may drive a connection through (parse, route, submit...): a pipelined
+/// burst is served over several events rather than starving the other connections.
+pub const STEPS_PER_EVENT_MAX: usize = 64;
+
+/// Idle server connections one thread keeps for reuse: beyond this a finished server
+/// connection is closed (each costs one fd of the 20,000 the process may hold).
+pub const IDLE_SERVERS_PER_THREAD_MAX: usize = 1024;
+
+/// How long an idle server connection stays reusable: servers commonly close idle
+/// keep-alive connections after 5 s or more; a reuse that finds one closed anyway is
+/// retried on a new connection when the request can be replayed.
+pub const IDLE_SERVER_TTL: Duration = Duration::from_secs(4);
+
+/// Extra headers one request gets from the proxy (Connection, forwardfor, rules).
+pub const REQUEST_EDITS_MAX: usize = 8;
+
+/// Idle server connections of one thread, by server address.
+#[derive(Default)]
+pub struct ServerPool {
+    idle: HashMap<SocketAddr, Vec<(OwnedFd, Instant)>>,
+    count: usize,
+}
+
+impl ServerPool {
+    /// Keeps `fd` (connected to `addr`, nothing in flight) for reuse; false if full.
+    pub fn put(&mut self, addr: SocketAddr, fd: OwnedFd, now: Instant) -> bool {
+        if self.count >= IDLE_SERVERS_PER_THREAD_MAX {
+            return false;
+        }
+        self.idle.entry(addr).or_default().push((fd, now));
+        self.count += 1;
+        true
+    }
+
+    /// The most recently used idle connection to `addr` that is young enough.
+    pub fn take(&mut self, addr: SocketAddr, now: Instant) -> Option<OwnedFd> {
+        let list = self.idle.get_mut(&addr)?;
+        while let Some((fd, since)) = list.pop() {
+            self.count -= 1;
+            if now.saturating_duration_since(since) < IDLE_SERVER_TTL {
+                return Some(fd);
+            }
+            // Too old: dropped (closed) here, nothing is in flight on it.
+        }
+        None
+    }
+
+    /// Idle connections held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no idle connection is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// A buffer and the bytes it holds (`start..end`).
+struct Buf {
+    io: IoBuf,
+    start: usize,
+    end: usize,
+}
+
+impl Buf {
+    fn new(io: IoBuf) -> Buf {
+        Buf { io, start: 0, end: 0 }
+    }
+    fn is_empty(&self) -> bool {
+        self.start >= self.end
+    }
+    fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+    fn cap(&self) -> usize {
+        self.io.len()
+    }
+    /// Appends `data` if it fits; false otherwise (nothing written).
+    fn push(&mut self, data: &[u8]) -> bool {
+        let end = self.end + data.len();
+        match self.io.get_mut(self.end, end) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                self.end = end;
+                true
+            }
+            None => false,
+        }
+    }
+    fn room(&self) -> usize {
+        self.cap().saturating_sub(self.end)
+    }
+}
+
+/// How the rest of a body is delimited.
+#[derive(Debug, Clone)]
+enum Framing {
+    Len(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+impl Framing {
+    fn of(kind: BodyKind) -> Option<Framing> {
+        match kind {
+            BodyKind::None => None,
+            BodyKind::ContentLength(n) => Some(Framing::Len(n)),
+            BodyKind::Chunked => Some(Framing::Chunked(ChunkedDecoder::new())),
+            BodyKind::CloseDelimited | BodyKind::Tunnel => Some(Framing::UntilClose),
+        }
+    }
+
+    /// Takes body bytes from the front of `data`: how many belong to the body, and
+    /// whether the body ended there.
+    fn advance(&mut self, data: &[u8]) -> Result<(usize, bool), ChunkError> {
+        match self {
+            Framing::Len(left) => {
+                let n = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
+                *left -= n as u64;
+                Ok((n, *left == 0))
+            }
+            Framing::Chunked(d) => {
+                let (used, _) = d.validate(data)?;
+                Ok((used, d.is_done()))
+            }
+            Framing::UntilClose => Ok((data.len(), false)),
+        }
+    }
+}
+
+/// Where one side of a message stands.
+#[derive(Debug, Clone)]
+enum Msg {
+    /// No message expected (response side between transactions).
+    Idle,
+    /// Waiting for (the rest of) a head.
+    Head,
+    /// Relaying the body.
+    Body(Framing),
+    /// Finished.
+    Done,
+}
+
+/// Which buffer a send drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src {
+    /// The side's own send buffer (`ctx` or `stx`).
+    Tx,
+    /// The other side's receive buffer (`srx` or `crx`).
+    Rx,
+}
+
+/// HTTP state of one client connection.
+pub struct HttpConn {
+    /// Accepted client socket.
+    pub client: OwnedFd,
+    /// Server socket of the current request, if any.
+    pub server: Option<OwnedFd>,
+    /// Address of the current connect (the kernel reads it at submission).
+    pub server_addr: sys::RawSockAddr,
+    /// Server-side phase: `Connecting` also means "no server yet"; `Closing` is the
+    /// whole connection's end.
+    pub phase: Phase,
+    /// Last read or write on the client socket.
+    pub client_active: Instant,
+    /// Last read or write on the server socket (or connect start).
+    pub server_active: Instant,
+    crx: Buf,
+    ctx: Buf,
+    srx: Buf,
+    stx: Buf,
+    /// End of request body bytes in `crx` cleared for sending (`crx.start..cfwd`).
+    cfwd: usize,
+    /// End of response body bytes in `srx` cleared for sending (`srx.start..sfwd`).
+    sfwd: usize,
+    c_recv: bool,
+    c_send: Option<Src>,
+    s_recv: bool,
+    s_send: Option<Src>,
+    c_eof: bool,
+    s_eof: bool,
+    /// A connect on `server` is in flight.
+    pub(crate) connect_pending: bool,
+    /// The server socket is being cancelled; dropped once its operations complete.
+    s_dropping: bool,
+    req: RequestHead,
+    resp: ResponseHead,
+    req_st: Msg,
+    resp_st: Msg,
+    method: Method,
+    version: Version,
+    keep_client: bool,
+    keep_server: bool,
+    /// Requests seen on this connection.
+    requests: u64,
+    /// The server connection came from the idle pool.
+    reused: bool,
+    /// The pool may not be used for this request (a reuse already failed).
+    no_reuse: bool,
+    /// A response byte arrived for this request.
+    resp_seen: bool,
+    /// The whole request is in `stx`: it can be replayed on a new connection.
+    replayable: bool,
+    /// First byte of the current request head.
+    head_since: Option<Instant>,
+    /// End of the previous transaction (or accept).
+    idle_since: Instant,
+    /// Status of the current response, 0 before one.
+    status: u16,
+}
+
+impl HttpConn {
+    fn new(client: OwnedFd, bufs: [IoBuf; 4], limits: &Limits, now: Instant) -> HttpConn {
+        let [a, b, c, d] = bufs;
+        HttpConn {
+            client,
+            server: None,
+            server_addr: sys::RawSockAddr::empty(),
+            phase: Phase::Connecting,
+            client_active: now,
+            server_active: now,
+            crx: Buf::new(a),
+            ctx: Buf::new(b),
+            srx: Buf::new(c),
+            stx: Buf::new(d),
+            cfwd: 0,
+            sfwd: 0,
+            c_recv: false,
+            c_send: None,
+            s_recv: false,
+            s_send: None,
+            c_eof: false,
+            s_eof: false,
+            connect_pending: false,
+            s_dropping: false,
+            req: RequestHead::new(limits),
+            resp: ResponseHead::new(limits),
+            req_st: Msg::Head,
+            resp_st: Msg::Idle,
+            method: Method::Get,
+            version: Version::Http11,
+            keep_client: true,
+            keep_server: true,
+            requests: 0,
+            reused: false,
+            no_reuse: false,
+            resp_seen: false,
+            replayable: false,
+            head_since: None,
+            idle_since: now,
+            status: 0,
+        }
+    }
+
+    /// Gives back the buffers (only when nothing is in flight).
+    pub fn into_bufs(self, out: &mut Vec<IoBuf>) {
+        debug_assert!(!self.c_recv && !self.s_recv && self.c_send.is_none() && self.s_send.is_none());
+        out.push(self.crx.io);
+        out.push(self.ctx.io);
+        out.push(self.srx.io);
+        out.push(self.stx.io);
+    }
+
+    /// Idle between requests: no transaction, no request byte received.
+    fn idle(&self) -> bool {
+        matches!(self.req_st, Msg::Head) && matches!(self.resp_st, Msg::Idle) && self.crx.is_empty()
+    }
+
+    /// No response byte was sent to the client for this request yet.
+    fn answer_untouched(&self) -> bool {
+        matches!(self.resp_st, Msg::Head | Msg::Idle) && self.ctx.is_empty() && self.c_send.is_none()
+    }
+
+    /// When the current wait times out, given the frontend's and backend's timeouts.
+    pub fn deadline(&self, fe: &FrontendPlan, be: Option<&BackendSettings>) -> Option<Instant> {
+        match self.phase {
+            Phase::WaitRetry(at) => return Some(at),
+            Phase::Closing => return None,
+            _ => {}
+        }
+        let client = fe.timeout_client;
+        let server = be.and_then(|b| b.timeout_server);
+        if matches!(self.req_st, Msg::Head) && matches!(self.resp_st, Msg::Idle) {
+            let hr = fe.http.timeout_http_request.or(client);
+            return match self.head_since {
+                None if self.requests > 0 => {
+                    let ka = fe.http.timeout_http_keep_alive.or(hr);
+                    ka.map(|t| self.idle_since + t)
+                }
+                since => hr.map(|t| since.unwrap_or(self.idle_since) + t),
+            };
+        }
+        if self.server.is_some() && matches!(self.resp_st, Msg::Head) && matches!(self.req_st, Msg::Done) {
+            return server.or(client).map(|t| self.server_active + t);
+        }
+        if self.server.is_none() && matches!(self.phase, Phase::Connecting) {
+            // Connecting (the linked timeout bounds it) or answering locally.
+            return client.map(|t| self.client_active + t);
+        }
+        let c = client.map(|t| self.client_active + t);
+        let s = if self.server.is_some() {
+            server.map(|t| self.server_active + t)
+        } else {
+            None
+        };
+        match (c, s) {
+            (Some(c), Some(s)) => Some(c.min(s)),
+            (c, s) => c.or(s),
+        }
+    }
+}
+
+/// Status line reason for local answers.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
+    }
+}
+
+/// Writes a local answer (`http-request return`) into `out`.
+pub fn local_response(status: u16, content_type: Option<&str>, body: &[u8], close: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.clear();
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+    if let Some(ct) = content_type {
+        let _ = write!(out, "content-type: {ct}\r\n");
+    }
+    let _ = write!(out, "content-length: {}\r\n", body.len());
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+fn status_class(status: u16) -> usize {
+    match status {
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        500..=599 => 4,
+        _ => 5,
+    }
+}
+
+fn in_network(ip: IpAddr, net: (IpAddr, u8)) -> bool {
+    match (ip, net.0) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let bits = u32::from(net.1.min(32));
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let bits = u32::from(net.1.min(128));
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+fn http_mut(conn: &mut Conn) -> Option<&mut HttpConn> {
+    match &mut conn.proto {
+        Proto::Http(h) => Some(h),
+        Proto::Tcp(_) => None,
+    }
+}
+
+/// What the request-head step decided.
+enum HeadOutcome {
+    /// Route to this backend (by name lookup result).
+    Route,
+    /// Answer locally with `head_out`'s bytes, closing after when true.
+    Local(bool),
+    /// Nothing to do now.
+    Wait,
+    /// Close the connection.
+    Close,
+}
+
+impl Worker {
+    fn fe_http(&self, frontend: usize) -> Option<&HttpPlan> {
+        self.shared.plan.frontends.get(frontend).map(|f| &f.http)
+    }
+
+    /// Accepts an HTTP client connection: waits for its first request.
+    pub(crate) fn h1_new_conn(&mut self, frontend: usize, fd: OwnedFd) {
+        let Some(fe_counters) = self.shared.fe_counters_for(frontend).cloned() else {
+            return;
+        };
+        let limits = self.fe_http(frontend).map(|h| h.limits.0).unwrap_or_default();
+        let client_ip = sys::peer_addr(fd.as_fd_borrowed()).ok().map(|a| a.ip());
+        let bufs = [self.take_buf(), self.take_buf(), self.take_buf(), self.take_buf()];
+        let fe_conn = fe_counters.accept(self.thread);
+        let id = self.next_conn_id();
+        let h = HttpConn::new(fd, bufs, &limits, self.now);
+        let conn = Box::new(Conn {
+            id,
+            frontend,
+            fe_conn,
+            backend: None,
+            slot: None,
+            queue: None,
+            client_ip,
+            redispatch_pending: false,
+            retries_left: 0,
+            inflight: 0,
+            timer_at: None,
+            proto: Proto::Http(Box::new(h)),
+        });
+        let key = self.conns.insert(conn);
+        CounterSet::add(&self.counters.global.conns_cur, 1);
+        CounterSet::add(&self.counters.global.conns_total, 1);
+        self.h1_pump(key);
+        self.arm_timer(key);
+    }
+
+    /// Applies one completion of an HTTP connection.
+    pub(crate) fn h1_event(&mut self, key: usize, tag: u64, result: i32) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let fe_conn = &conn.fe_conn;
+        let slot = conn.slot.as_ref();
+        let Proto::Http(h) = &mut conn.proto else {
+            return;
+        };
+        let closing = h.phase == Phase::Closing;
+        match tag {
+            TAG_CANCEL | TAG_CONNECT_TIMEOUT => return,
+            TAG_C_RECV => {
+                debug_assert!(h.c_recv);
+                h.c_recv = false;
+                h.crx.io.complete();
+                if closing {
+                    return;
+                }
+                h.client_active = now;
+                if result > 0 {
+                    let n = result as usize;
+                    h.crx.end = (h.crx.end + n).min(h.crx.cap());
+                    if h.head_since.is_none() && matches!(h.req_st, Msg::Head) {
+                        h.head_since = Some(now);
+                    }
+                    fe_conn.add(Counter::BytesIn, n as u64);
+                    CounterSet::add(&self.counters.global.bytes_in, n as u64);
+                    if let Some(s) = slot {
+                        s.add(Counter::BytesIn, n as u64);
+                    }
+                } else if result == 0 || result == -libc::ECONNRESET {
+                    h.c_eof = true;
+                } else {
+                    self.count(|s| CounterSet::add(&s.client_aborts, 1));
+                    self.close(key);
+                    return;
+                }
+            }
+            TAG_C_SEND => {
+                let src = h.c_send.take();
+                debug_assert!(src.is_some());
+                match src {
+                    Some(Src::Tx) => h.ctx.io.complete(),
+                    _ => h.srx.io.complete(),
+                }
+                if closing {
+                    return;
+                }
+                if result <= 0 {
+                    self.count(|s| CounterSet::add(&s.client_aborts, 1));
+                    self.count_server(key, Counter::ClientAborts, 1);
+                    self.close(key);
+                    return;
+                }
+                h.client_active = now;
+                let n = result as usize;
+                match src {
+                    Some(Src::Tx) => h.ctx.start = (h.ctx.start + n).min(h.ctx.end),
+                    _ => h.srx.start = (h.srx.start + n).min(h.sfwd),
+                }
+                if h.ctx.is_empty() {
+                    h.ctx.clear();
+                }
+            }
+            TAG_S_RECV => {
+                debug_assert!(h.s_recv);
+                h.s_recv = false;
+                h.srx.io.complete();
+                if closing {
+                    return;
+                }
+                if h.s_dropping {
+                    self.h1_server_dropped(key);
+                    self.h1_pump(key);
+                    return;
+                }
+                h.server_active = now;
+                if result > 0 {
+                    let n = result as usize;
+                    h.srx.end = (h.srx.end + n).min(h.srx.cap());
+                    h.resp_seen = true;
+                    fe_conn.add(Counter::BytesOut, n as u64);
+                    CounterSet::add(&self.counters.global.bytes_out, n as u64);
+                    if let Some(s) = slot {
+                        s.add(Counter::BytesOut, n as u64);
+                    }
+                } else {
+                    h.s_eof = true;
+                }
+            }
+            TAG_S_SEND => {
+                let src = h.s_send.take();
+                debug_assert!(src.is_some());
+                match src {
+                    Some(Src::Tx) => h.stx.io.complete(),
+                    _ => h.crx.io.complete(),
+                }
+                if closing {
+                    return;
+                }
+                if h.s_dropping {
+                    self.h1_server_dropped(key);
+                    self.h1_pump(key);
+                    return;
+                }
+                if result <= 0 {
+                    h.s_eof = true;
+                } else {
+                    h.server_active = now;
+                    let n = result as usize;
+                    match src {
+                        Some(Src::Tx) => h.stx.start = (h.stx.start + n).min(h.stx.end),
+                        _ => h.crx.start = (h.crx.start + n).min(h.cfwd),
+                    }
+                }
+            }
+            TAG_CONNECT => {
+                if closing {
+                    h.connect_pending = false;
+                    return;
+                }
+                h.connect_pending = false;
+                if h.s_dropping {
+                    self.h1_server_dropped(key);
+                    self.h1_pump(key);
+                    return;
+                }
+                if result != 0 {
+                    self.connect_failed(key, result);
+                    self.h1_pump(key);
+                    return;
+                }
+                h.phase = Phase::Established;
+                h.server_active = now;
+            }
+            _ => {
+                debug_assert!(false, "unknown tag {tag}");
+                return;
+            }
+        }
+        self.h1_pump(key);
+    }
+
+    /// Finishes dropping a cancelled server socket once nothing is in flight on it.
+    fn h1_server_dropped(&mut self, key: usize) {
+        let Some(h) = self.conns.get_mut(key).and_then(|c| http_mut(c)) else {
+            return;
+        };
+        if h.s_recv || h.s_send.is_some() || h.connect_pending {
+            return;
+        }
+        h.s_dropping = false;
+        h.server = None;
+        h.srx.clear();
+        h.stx.clear();
+        h.sfwd = 0;
+        if h.phase == Phase::Established {
+            h.phase = Phase::Connecting;
+        }
+    }
+
+    /// Lets go of the server connection: back to the pool when `reuse` allows and it is
+    /// clean, else closed (cancelling what is in flight first).
+    fn h1_release_server(&mut self, key: usize, reuse: bool) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let addr = conn.slot.as_ref().map(|s| s.addr());
+        conn.slot = None;
+        let Proto::Http(h) = &mut conn.proto else {
+            return;
+        };
+        if matches!(h.phase, Phase::WaitRetry(_)) {
+            h.phase = Phase::Connecting;
+        }
+        if h.server.is_none() || h.s_dropping {
+            return;
+        }
+        if h.s_recv || h.s_send.is_some() || h.connect_pending {
+            if let Some(fd) = &h.server {
+                if self.ring.cancel_fd(fd.as_raw_fd(), ud(key, TAG_CANCEL)).is_ok() {
+                    conn.inflight += 1;
+                } else {
+                    let _ = sys::shutdown_both(fd.as_fd_borrowed());
+                }
+            }
+            h.s_dropping = true;
+            return;
+        }
+        let clean = reuse && !h.s_eof && h.srx.is_empty() && h.phase == Phase::Established;
+        if let (Some(fd), true, Some(addr)) = (h.server.take(), clean, addr) {
+            let _ = self.idle_servers.put(addr, fd, now);
+        }
+        h.server = None;
+        h.srx.clear();
+        h.stx.clear();
+        h.sfwd = 0;
+        h.phase = Phase::Connecting;
+    }
+
+    /// Before connecting: takes an idle connection to the chosen server when allowed.
+    pub(crate) fn h1_try_reuse(&mut self, key: usize) -> bool {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let reuse = match self.shared.plan.frontends.get(conn.frontend) {
+            Some(fe) => fe.http.reuse,
+            None => return false,
+        };
+        let Some(addr) = conn.slot.as_ref().map(|s| s.addr()) else {
+            return false;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        let allowed = match reuse {
+            Reuse::Never => false,
+            Reuse::Safe => h.requests > 1,
+            Reuse::Always => true,
+        };
+        if !allowed || h.no_reuse || h.server.is_some() {
+            return false;
+        }
+        let Some(fd) = self.idle_servers.take(addr, now) else {
+            return false;
+        };
+        h.server = Some(fd);
+        h.phase = Phase::Established;
+        h.server_active = now;
+        h.reused = true;
+        true
+    }
+
+    /// No server can take the request (none usable, queue timeout, connect failures).
+    pub(crate) fn h1_no_server(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.queue = None;
+            if let Some(h) = http_mut(conn) {
+                if h.phase != Phase::Closing {
+                    h.phase = Phase::Connecting;
+                }
+            }
+        }
+        self.h1_error(key, 503);
+    }
+
+    /// Answers `status` with HAProxy's body (or the frontend's errorfile) when no response
+    /// byte went out yet, else closes.
+    fn h1_error(&mut self, key: usize, status: u16) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        let fe = conn.frontend;
+        let Proto::Http(h) = &conn.proto else {
+            return;
+        };
+        if !h.answer_untouched() {
+            self.close(key);
+            return;
+        }
+        let close = errors::always_closes(status) || !matches!(h.req_st, Msg::Done) || !h.keep_client;
+        let custom = self
+            .fe_http(fe)
+            .and_then(|p| p.errorfiles.iter().find(|(s, _)| *s == status))
+            .map(|(_, b)| b.clone());
+        self.head_out.clear();
+        match custom {
+            Some(b) => self.head_out.extend_from_slice(&b),
+            None => self
+                .head_out
+                .extend_from_slice(errors::default_response(status, close)),
+        }
+        if status >= 500 {
+            self.count_server(key, Counter::RespErrors, 0);
+        }
+        self.h1_local(key, status, close);
+    }
+
+    /// Sends `head_out` as this request's whole answer; the server side is let go.
+    fn h1_local(&mut self, key: usize, status: u16, close: bool) {
+        self.h1_release_server(key, false);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return;
+        };
+        debug_assert!(h.answer_untouched(), "local answer after response bytes");
+        h.ctx.clear();
+        let n = self.head_out.len().min(h.ctx.cap());
+        let _ = h.ctx.push(self.head_out.get(..n).unwrap_or(&[]));
+        let body_left = !matches!(h.req_st, Msg::Done) || h.crx.start < h.cfwd;
+        h.keep_client = h.keep_client && !close && !body_left;
+        h.req_st = Msg::Done;
+        h.cfwd = h.crx.start;
+        h.resp_st = Msg::Done;
+        h.status = status;
+        h.replayable = false;
+        if let Some(c) = self.counters.global.http_responses.get(status_class(status)) {
+            CounterSet::add(c, 1);
+        }
+    }
+
+    /// A timeout fired on an HTTP connection.
+    pub(crate) fn h1_timeout(&mut self, key: usize) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        let Proto::Http(h) = &conn.proto else {
+            return;
+        };
+        if matches!(h.req_st, Msg::Head) && matches!(h.resp_st, Msg::Idle) {
+            if h.idle() && h.requests > 0 {
+                self.close(key);
+            } else {
+                self.h1_error(key, 408);
+            }
+        } else if matches!(h.resp_st, Msg::Head) && h.answer_untouched() {
+            self.h1_error(key, 504);
+        } else {
+            self.close(key);
+            return;
+        }
+        self.h1_pump(key);
+    }
+
+    /// Graceful stop: idle keep-alive connections close now; busy ones close after
+    /// their current response (which then carries `Connection: close`).
+    pub(crate) fn h1_stop_idle(&mut self) {
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(&c.proto, Proto::Http(h) if h.idle() && h.c_send.is_none()))
+            .map(|(k, _)| k)
+            .collect();
+        for k in idle {
+            self.close(k);
+        }
+        self.idle_servers = ServerPool::default();
+    }
+
+    /// Drives the connection as far as it can go, submitting what is needed next.
+    pub(crate) fn h1_pump(&mut self, key: usize) {
+        for _ in 0..STEPS_PER_EVENT_MAX {
+            if !self.h1_step(key) {
+                return;
+            }
+        }
+        // Out of steps with work left: the next completion continues it.
+    }
+
+    /// One step; true when progress was made and another step may do more.
+    fn h1_step(&mut self, key: usize) -> bool {
+        let stopping = self.stopping;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let frontend = conn.frontend;
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        if h.phase == Phase::Closing {
+            return false;
+        }
+        // A new request head.
+        if matches!(h.req_st, Msg::Head) && matches!(h.resp_st, Msg::Idle) {
+            match self.h1_head(key, stopping) {
+                HeadOutcome::Route => {
+                    self.route(key, false);
+                    return true;
+                }
+                HeadOutcome::Local(close) => {
+                    let status = self
+                        .fe_http(frontend)
+                        .and_then(|p| p.local_return.as_ref())
+                        .map(|r| r.status)
+                        .unwrap_or(200);
+                    self.h1_local(key, status, close);
+                    return true;
+                }
+                HeadOutcome::Wait => return false,
+                HeadOutcome::Close => {
+                    self.close(key);
+                    return false;
+                }
+            }
+        }
+        let mut progress = false;
+        // Request body: clear newly received bytes for forwarding.
+        if let Msg::Body(fr) = &mut h.req_st {
+            if !h.c_recv && h.cfwd < h.crx.end {
+                let data = h.crx.io.get(h.cfwd, h.crx.end).unwrap_or(&[]);
+                match fr.advance(data) {
+                    Ok((used, done)) => {
+                        h.cfwd += used;
+                        if done {
+                            h.req_st = Msg::Done;
+                        }
+                        progress = used > 0 || done;
+                    }
+                    Err(_) => {
+                        CounterSet::add(&self.counters.global.client_aborts, 1);
+                        if h.answer_untouched() {
+                            self.h1_error(key, 400);
+                            return true;
+                        }
+                        self.close(key);
+                        return false;
+                    }
+                }
+            }
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        // Server side: send the request.
+        if h.phase == Phase::Established && h.s_send.is_none() && !h.s_dropping {
+            let srv = h.server.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
+            if !h.stx.is_empty() {
+                if self
+                    .ring
+                    .send(srv, &mut h.stx.io, h.stx.start, h.stx.end, ud(key, TAG_S_SEND))
+                    .is_err()
+                {
+                    self.close(key);
+                    return false;
+                }
+                h.s_send = Some(Src::Tx);
+                conn.inflight += 1;
+            } else if h.crx.start < h.cfwd && !h.c_recv {
+                if self
+                    .ring
+                    .send(srv, &mut h.crx.io, h.crx.start, h.cfwd, ud(key, TAG_S_SEND))
+                    .is_err()
+                {
+                    self.close(key);
+                    return false;
+                }
+                h.s_send = Some(Src::Rx);
+                conn.inflight += 1;
+            }
+        }
+        // Request body: need more bytes from the client.
+        if matches!(h.req_st, Msg::Body(_))
+            && !h.c_recv
+            && h.s_send != Some(Src::Rx)
+            && h.crx.start >= h.cfwd
+            && h.cfwd >= h.crx.end
+        {
+            if h.c_eof {
+                // The client left mid-body.
+                self.count(|s| CounterSet::add(&s.client_aborts, 1));
+                self.count_server(key, Counter::ClientAborts, 1);
+                self.close(key);
+                return false;
+            }
+            h.crx.clear();
+            h.cfwd = 0;
+            if self
+                .ring
+                .recv_at(h.client.as_raw_fd(), &mut h.crx.io, 0, ud(key, TAG_C_RECV))
+                .is_err()
+            {
+                self.close(key);
+                return false;
+            }
+            h.c_recv = true;
+            conn.inflight += 1;
+        }
+        // Response side.
+        match &mut h.resp_st {
+            Msg::Head if h.phase == Phase::Established && !h.s_recv && !h.s_dropping => {
+                if h.srx.is_empty() {
+                    if h.s_eof {
+                        return self.h1_server_failed(key);
+                    }
+                    h.srx.clear();
+                    if self
+                        .ring
+                        .recv_at(srv_fd(h), &mut h.srx.io, 0, ud(key, TAG_S_RECV))
+                        .is_err()
+                    {
+                        self.close(key);
+                        return false;
+                    }
+                    h.s_recv = true;
+                    conn.inflight += 1;
+                } else if h.ctx.is_empty() && h.c_send.is_none() {
+                    return self.h1_response_head(key, stopping) || progress;
+                }
+            }
+            Msg::Body(fr) => {
+                if !h.s_recv && h.sfwd < h.srx.end && h.c_send != Some(Src::Rx) {
+                    let data = h.srx.io.get(h.sfwd, h.srx.end).unwrap_or(&[]);
+                    match fr.advance(data) {
+                        Ok((used, done)) => {
+                            h.sfwd += used;
+                            if done {
+                                h.resp_st = Msg::Done;
+                            }
+                            progress |= used > 0 || done;
+                        }
+                        Err(_) => {
+                            self.count_server(key, Counter::RespErrors, 1);
+                            self.close(key);
+                            return false;
+                        }
+                    }
+                }
+                if let Msg::Body(fr) = &h.resp_st {
+                    if h.s_eof && !h.s_recv && h.sfwd >= h.srx.end {
+                        if matches!(fr, Framing::UntilClose) {
+                            h.resp_st = Msg::Done;
+                            h.keep_client = false;
+                            h.keep_server = false;
+                            progress = true;
+                        } else {
+                            // Truncated response: the client must not take it as whole.
+                            self.count(|s| CounterSet::add(&s.server_aborts, 1));
+                            self.count_server(key, Counter::ServerAborts, 1);
+                            self.close(key);
+                            return false;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        // Client side: send the response.
+        if h.c_send.is_none() {
+            let cli = h.client.as_raw_fd();
+            if !h.ctx.is_empty() {
+                if self
+                    .ring
+                    .send(cli, &mut h.ctx.io, h.ctx.start, h.ctx.end, ud(key, TAG_C_SEND))
+                    .is_err()
+                {
+                    self.close(key);
+                    return false;
+                }
+                h.c_send = Some(Src::Tx);
+                conn.inflight += 1;
+            } else if h.srx.start < h.sfwd && !h.s_recv {
+                if self
+                    .ring
+                    .send(cli, &mut h.srx.io, h.srx.start, h.sfwd, ud(key, TAG_C_SEND))
+                    .is_err()
+                {
+                    self.close(key);
+                    return false;
+                }
+                h.c_send = Some(Src::Rx);
+                conn.inflight += 1;
+            }
+        }
+        // Response body: need more bytes from the server.
+        if matches!(h.resp_st, Msg::Body(_))
+            && h.server.is_some()
+            && !h.s_recv
+            && !h.s_eof
+            && !h.s_dropping
+            && h.c_send != Some(Src::Rx)
+            && h.srx.start >= h.sfwd
+            && h.sfwd >= h.srx.end
+        {
+            h.srx.clear();
+            h.sfwd = 0;
+            if self
+                .ring
+                .recv_at(srv_fd(h), &mut h.srx.io, 0, ud(key, TAG_S_RECV))
+                .is_err()
+            {
+                self.close(key);
+                return false;
+            }
+            h.s_recv = true;
+            conn.inflight += 1;
+        }
+        // End of the transaction.
+        if matches!(h.req_st, Msg::Done)
+            && matches!(h.resp_st, Msg::Done)
+            && h.ctx.is_empty()
+            && h.c_send.is_none()
+            && h.s_send.is_none()
+            && !h.s_recv
+            && !h.s_dropping
+            && h.srx.start >= h.sfwd
+            && h.crx.start >= h.cfwd
+        {
+            self.h1_end(key);
+            return true;
+        }
+        progress
+    }
+
+    /// Parses the next request head from `crx` and prepares it; or arms a recv.
+    fn h1_head(&mut self, key: usize, stopping: bool) -> HeadOutcome {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return HeadOutcome::Wait;
+        };
+        let frontend = conn.frontend;
+        let client_ip = conn.client_ip;
+        let Some(fe) = self.shared.plan.frontends.get(frontend) else {
+            return HeadOutcome::Close;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return HeadOutcome::Wait;
+        };
+        if h.c_recv {
+            return HeadOutcome::Wait;
+        }
+        if h.crx.is_empty() {
+            h.crx.clear();
+            if h.c_eof || (stopping && h.requests > 0) {
+                return HeadOutcome::Close;
+            }
+            if self
+                .ring
+                .recv_at(h.client.as_raw_fd(), &mut h.crx.io, 0, ud(key, TAG_C_RECV))
+                .is_err()
+            {
+                return HeadOutcome::Close;
+            }
+            h.c_recv = true;
+            conn.inflight += 1;
+            return HeadOutcome::Wait;
+        }
+        let limits = &fe.http.limits.0;
+        let data = h.crx.io.get(h.crx.start, h.crx.end).unwrap_or(&[]);
+        let n = match h.req.parse(data, limits) {
+            Ok(Status::Complete(n)) => n,
+            Ok(Status::Incomplete) => {
+                if h.c_eof {
+                    return HeadOutcome::Close;
+                }
+                if h.crx.start > 0 {
+                    let len = h.crx.end - h.crx.start;
+                    if !h.crx.io.shift_to_front(h.crx.start, h.crx.end) {
+                        return HeadOutcome::Close;
+                    }
+                    h.crx.start = 0;
+                    h.crx.end = len;
+                    h.cfwd = 0;
+                }
+                if h.crx.room() == 0 {
+                    drop_head(h);
+                    self.h1_request_error(key);
+                    return HeadOutcome::Wait;
+                }
+                if self
+                    .ring
+                    .recv_at(
+                        h.client.as_raw_fd(),
+                        &mut h.crx.io,
+                        h.crx.end,
+                        ud(key, TAG_C_RECV),
+                    )
+                    .is_err()
+                {
+                    return HeadOutcome::Close;
+                }
+                h.c_recv = true;
+                conn.inflight += 1;
+                return HeadOutcome::Wait;
+            }
+            Err(_) => {
+                drop_head(h);
+                self.h1_request_error(key);
+                return HeadOutcome::Wait;
+            }
+        };
+        // A complete head: a new transaction.
+        h.requests += 1;
+        h.method = h.req.method_kind;
+        h.version = h.req.version;
+        h.status = 0;
+        h.resp_seen = false;
+        h.reused = false;
+        h.no_reuse = false;
+        let mode = fe.http.conn_mode;
+        h.keep_client = h.req.keep_alive() && mode != ConnMode::Close && !stopping;
+        h.keep_server = mode == ConnMode::KeepAlive && fe.http.reuse != Reuse::Never;
+        CounterSet::add(&self.counters.global.http_requests, 1);
+        let body = Framing::of(h.req.body);
+        if let Some(r) = &fe.http.local_return {
+            // Answered here: a request body is not read, so the connection closes after.
+            let close = !h.keep_client || body.is_some();
+            self.head_out.clear();
+            self.head_out.extend_from_slice(&r.bytes);
+            if close {
+                let ins = self.head_out.windows(4).position(|w| w == b"\r\n\r\n");
+                if let Some(i) = ins {
+                    let tail = self.head_out.split_off(i + 2);
+                    self.head_out.extend_from_slice(b"connection: close\r\n");
+                    self.head_out.extend_from_slice(&tail);
+                }
+            }
+            h.crx.start += n;
+            h.cfwd = h.crx.start;
+            h.req_st = if body.is_some() {
+                Msg::Body(Framing::UntilClose)
+            } else {
+                Msg::Done
+            };
+            h.resp_st = Msg::Head;
+            return HeadOutcome::Local(close);
+        }
+        // Route: default_backend (rules plug in here).
+        let snap = self.shared.tables.load();
+        let backend = fe
+            .default_backend
+            .as_deref()
+            .and_then(|name| snap.backend(name))
+            .filter(|b| b.published)
+            .cloned();
+        drop(snap);
+        // The request head as the server gets it.
+        let mut edits = [HeaderEdit::Del { name: b"" }; REQUEST_EDITS_MAX];
+        let mut ne = 0;
+        let upgrade = h.req.wants_upgrade();
+        if !upgrade {
+            edits[ne] = HeaderEdit::Del { name: b"Connection" };
+            ne += 1;
+            if !h.keep_server {
+                edits[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"close",
+                };
+                ne += 1;
+            } else if h.version == Version::Http10 {
+                edits[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"keep-alive",
+                };
+                ne += 1;
+            }
+        }
+        let mut ipbuf = [0u8; 64];
+        if let (Some(ff), Some(ip)) = (&fe.http.forwardfor, client_ip) {
+            let skip = ff.except.is_some_and(|net| in_network(ip, net))
+                || (ff.if_none && h.req.header(data, ff.header.as_bytes()).is_some());
+            if !skip {
+                edits[ne] = HeaderEdit::Add {
+                    name: ff.header.as_bytes(),
+                    value: write::forwarded_for_value(ip, &mut ipbuf),
+                };
+                ne += 1;
+            }
+        }
+        self.head_out.clear();
+        let written = write::write_request_head(data, &h.req, None, &edits[..ne], &mut self.head_out);
+        h.crx.start += n;
+        h.cfwd = h.crx.start;
+        h.req_st = match body {
+            Some(f) => Msg::Body(f),
+            None => Msg::Done,
+        };
+        h.resp_st = Msg::Head;
+        if written.is_err() {
+            self.h1_request_error(key);
+            return HeadOutcome::Wait;
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return HeadOutcome::Wait;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return HeadOutcome::Wait;
+        };
+        h.stx.clear();
+        if !h.stx.push(&self.head_out) {
+            self.h1_request_error(key);
+            return HeadOutcome::Wait;
+        }
+        // Body bytes already here: into stx after the head when they fit.
+        if let Msg::Body(fr) = &mut h.req_st {
+            let data = h.crx.io.get(h.crx.start, h.crx.end).unwrap_or(&[]);
+            let mut probe = fr.clone();
+            match probe.advance(data) {
+                Ok((used, done)) if used <= h.stx.room() => {
+                    let bytes = data.get(..used).unwrap_or(&[]);
+                    if h.stx.push(bytes) {
+                        *fr = probe;
+                        h.crx.start += used;
+                        h.cfwd = h.crx.start;
+                        if done {
+                            h.req_st = Msg::Done;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.h1_request_error(key);
+                    return HeadOutcome::Wait;
+                }
+            }
+        }
+        h.replayable = matches!(h.req_st, Msg::Done);
+        let Some(be) = backend else {
+            self.h1_error(key, 503);
+            return HeadOutcome::Wait;
+        };
+        conn.retries_left = be.settings.retries.min(RETRIES_MAX);
+        conn.redispatch_pending = false;
+        conn.backend = Some(be);
+        HeadOutcome::Route
+    }
+
+    /// A malformed or ambiguous request: 400 and close, never forwarded.
+    fn h1_request_error(&mut self, key: usize) {
+        if let Some(h) = self.conns.get_mut(key).and_then(|c| http_mut(c)) {
+            h.req_st = Msg::Body(Framing::UntilClose);
+            h.resp_st = Msg::Head;
+            h.keep_client = false;
+            h.stx.clear();
+        }
+        if let Some(fe) = self.conns.get(key).map(|c| c.fe_conn.counters()) {
+            fe.totals.incr(self.thread, Counter::ReqErrors);
+        }
+        self.h1_error(key, 400);
+    }
+
+    /// The server closed or failed before a complete response head.
+    fn h1_server_failed(&mut self, key: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        if h.reused && !h.resp_seen && h.replayable && h.s_send.is_none() && !h.s_recv {
+            // A reused idle connection the server had closed: replay on a new one.
+            h.server = None;
+            h.phase = Phase::Connecting;
+            h.s_eof = false;
+            h.srx.clear();
+            h.sfwd = 0;
+            h.stx.start = 0;
+            h.reused = false;
+            h.no_reuse = true;
+            self.start_connect(key);
+            return true;
+        }
+        self.count(|s| CounterSet::add(&s.server_aborts, 1));
+        self.count_server(key, Counter::RespErrors, 1);
+        self.h1_error(key, 502);
+        true
+    }
+
+    /// Parses the response head in `srx` and prepares its relay.
+    fn h1_response_head(&mut self, key: usize, stopping: bool) -> bool {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Some(fe) = self.shared.plan.frontends.get(conn.frontend) else {
+            return false;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return false;
+        };
+        let limits = &fe.http.limits.0;
+        let data = h.srx.io.get(h.srx.start, h.srx.end).unwrap_or(&[]);
+        let n = match h.resp.parse(data, limits, h.method) {
+            Ok(Status::Complete(n)) => n,
+            Ok(Status::Incomplete) => {
+                if h.s_eof {
+                    h.resp.reset();
+                    return self.h1_server_failed(key);
+                }
+                if h.srx.start > 0 {
+                    let len = h.srx.end - h.srx.start;
+                    if !h.srx.io.shift_to_front(h.srx.start, h.srx.end) {
+                        self.close(key);
+                        return false;
+                    }
+                    h.srx.start = 0;
+                    h.srx.end = len;
+                    h.sfwd = 0;
+                }
+                if h.srx.room() == 0 {
+                    h.resp.reset();
+                    self.count_server(key, Counter::RespErrors, 1);
+                    self.h1_error(key, 502);
+                    return true;
+                }
+                if self
+                    .ring
+                    .recv_at(srv_fd(h), &mut h.srx.io, h.srx.end, ud(key, TAG_S_RECV))
+                    .is_err()
+                {
+                    self.close(key);
+                    return false;
+                }
+                h.s_recv = true;
+                conn.inflight += 1;
+                return false;
+            }
+            Err(_) => {
+                self.count_server(key, Counter::RespErrors, 1);
+                self.h1_error(key, 502);
+                return true;
+            }
+        };
+        if h.resp.is_interim() {
+            // 1xx: relayed as is; the final response follows.
+            let head = data.get(..n).unwrap_or(&[]);
+            h.ctx.clear();
+            let _ = h.ctx.push(head);
+            h.srx.start += n;
+            h.sfwd = h.srx.start;
+            if let Some(c) = self.counters.global.http_responses.first() {
+                CounterSet::add(c, 1);
+            }
+            return true;
+        }
+        h.status = h.resp.status;
+        let tunnel = h.resp.body == BodyKind::Tunnel;
+        let close_after = !h.keep_client || stopping || h.resp.body == BodyKind::CloseDelimited || tunnel;
+        h.keep_server = h.keep_server && h.resp.keep_alive();
+        let mut edits = [HeaderEdit::Del { name: b"" }; 2];
+        let mut ne = 0;
+        if !tunnel {
+            edits[ne] = HeaderEdit::Del { name: b"Connection" };
+            ne += 1;
+            if close_after && h.version == Version::Http11 {
+                edits[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"close",
+                };
+                ne += 1;
+            } else if !close_after && h.version == Version::Http10 {
+                edits[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"keep-alive",
+                };
+                ne += 1;
+            }
+        }
+        self.head_out.clear();
+        if write::write_response_head(data, &h.resp, &edits[..ne], &mut self.head_out).is_err() {
+            self.count_server(key, Counter::RespErrors, 1);
+            self.h1_error(key, 502);
+            return true;
+        }
+        h.ctx.clear();
+        if !h.ctx.push(&self.head_out) {
+            self.count_server(key, Counter::RespErrors, 1);
+            self.h1_error(key, 502);
+            return true;
+        }
+        h.keep_client = !close_after;
+        h.srx.start += n;
+        h.sfwd = h.srx.start;
+        h.resp_st = match Framing::of(h.resp.body) {
+            Some(f) => Msg::Body(f),
+            None => Msg::Done,
+        };
+        if tunnel {
+            // WebSocket and other upgrades are not relayed yet: the client gets the
+            // 101 and the connection ends with the server's close.
+            h.resp_st = Msg::Body(Framing::UntilClose);
+        }
+        // Body bytes already here: into ctx after the head when they fit.
+        if let Msg::Body(fr) = &mut h.resp_st {
+            let data = h.srx.io.get(h.srx.start, h.srx.end).unwrap_or(&[]);
+            let mut probe = fr.clone();
+            if let Ok((used, done)) = probe.advance(data) {
+                if used <= h.ctx.room() && h.ctx.push(data.get(..used).unwrap_or(&[])) {
+                    *fr = probe;
+                    h.srx.start += used;
+                    h.sfwd = h.srx.start;
+                    if done {
+                        h.resp_st = Msg::Done;
+                    }
+                }
+            }
+        }
+        let status = h.status;
+        if let Some(c) = self.counters.global.http_responses.get(status_class(status)) {
+            CounterSet::add(c, 1);
+        }
+        true
+    }
+
+    /// The transaction is over: let the server go, then close or wait for the next request.
+    fn h1_end(&mut self, key: usize) {
+        let keep_server = self
+            .conns
+            .get(key)
+            .and_then(|c| match &c.proto {
+                Proto::Http(h) => Some(h.keep_server),
+                Proto::Tcp(_) => None,
+            })
+            .unwrap_or(false);
+        self.h1_release_server(key, keep_server);
+        let stopping = self.stopping;
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.backend = None;
+        conn.queue = None;
+        let Proto::Http(h) = &mut conn.proto else {
+            return;
+        };
+        debug_assert!(h.c_send.is_none() && h.ctx.is_empty());
+        if !h.keep_client || h.c_eof || stopping || h.s_dropping {
+            self.close(key);
+            return;
+        }
+        h.req_st = Msg::Head;
+        h.resp_st = Msg::Idle;
+        h.ctx.clear();
+        h.idle_since = now;
+        h.head_since = if h.crx.is_empty() { None } else { Some(now) };
+        h.replayable = false;
+        h.s_eof = false;
+        debug_assert!(h.server.is_none() && h.stx.is_empty());
+    }
+}
+
+fn srv_fd(h: &HttpConn) -> i32 {
+    h.server.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1)
+}
+
+/// Forgets a rejected head: its bytes are never looked at again.
+fn drop_head(h: &mut HttpConn) {
+    h.req.reset();
+    h.crx.start = h.crx.end;
+    h.cfwd = h.crx.end;
+    h.requests += 1;
+}
+
+trait BorrowFd {
+    fn as_fd_borrowed(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+
+impl BorrowFd for OwnedFd {
+    fn as_fd_borrowed(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_advances_by_length_and_chunks() {
+        let mut f = Framing::Len(5);
+        assert_eq!(f.advance(b"abc").ok(), Some((3, false)));
+        assert_eq!(f.advance(b"deGET").ok(), Some((2, true)));
+        let mut c = Framing::of(BodyKind::Chunked).expect("chunked");
+        assert_eq!(c.advance(b"3\r\nabc\r\n0\r\n\r\nGET").ok(), Some((13, true)));
+        let mut c = Framing::of(BodyKind::Chunked).expect("chunked");
+        assert!(c.advance(b"zz\r\n").is_err());
+        assert!(Framing::of(BodyKind::None).is_none());
+    }
+
+    #[test]
+    fn networks_match_by_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("literal");
+        assert!(in_network(ip("10.1.2.3"), (ip("10.0.0.0"), 8)));
+        assert!(!in_network(ip("11.1.2.3"), (ip("10.0.0.0"), 8)));
+        assert!(in_network(ip("1.2.3.4"), (ip("0.0.0.0"), 0)));
+        assert!(in_network(ip("::1"), (ip("::1"), 128)));
+        assert!(!in_network(ip("::1"), (ip("10.0.0.0"), 8)));
+    }
+
+    #[test]
+    fn local_responses_carry_length_and_close() {
+        let mut out = Vec::new();
+        local_response(200, Some("text/plain"), b"pong", false, &mut out);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\npong"
+        );
+        local_response(503, None, b"", true, &mut out);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn pool_keeps_young_connections_per_address() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = l.local_addr().expect("addr");
+        let t0 = Instant::now();
+        let mut p = ServerPool::default();
+        let fd: OwnedFd = std::net::TcpStream::connect(a).expect("connect").into();
+        assert!(p.put(a, fd, t0));
+        assert_eq!(p.len(), 1);
+        assert!(p.take(a, t0 + IDLE_SERVER_TTL).is_none(), "too old");
+        assert!(p.is_empty());
+        let fd: OwnedFd = std::net::TcpStream::connect(a).expect("connect").into();
+        assert!(p.put(a, fd, t0));
+        assert!(p.take(a, t0).is_some());
+        assert!(p.take(a, t0).is_none());
+    }
+}
