@@ -7,6 +7,7 @@ pub mod config;
 pub mod counters;
 pub mod h1;
 pub mod http;
+pub mod log;
 pub mod map;
 pub mod plan;
 pub mod rules;
