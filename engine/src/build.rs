@@ -13,11 +13,15 @@ use crate::config::model::{self, Config, Place, Proxy};
 use crate::config::values::{Address, Family, Host, Port};
 use crate::config::{Diagnostic, Level};
 use crate::http::{Limits, TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT};
+use crate::map::Maps;
 use crate::plan::{
-    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, LocalReply, Mode, Plan, Reuse, FDS_RESERVED,
+    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, Mode, Plan, Reuse, RulesRef, FDS_RESERVED,
 };
+use crate::rules::ProxyRules;
 use crate::table::{BackendConfig, BackendSettings, ServerConfig, Snapshot};
 use crate::tcp::BUF_SMALL_BYTES;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// `maxconn` when the config sets none: HAProxy derives it from the open-file limit; so do
 /// we, capped here. Why the cap: each connection costs two fds and buffers; 100,000 is far
@@ -76,15 +80,25 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
     let threads = g.nbthread.map(|n| n as usize).unwrap_or(0);
     let cpu_map = cpu_map(g);
 
+    let maps = Arc::new(Maps::default());
     let mut backends = Vec::new();
+    let mut backend_rules = HashMap::new();
     for p in cfg.backends().filter(|p| !p.disabled) {
         if let Some(b) = backend(&mut ctx, p) {
             backends.push(b);
         }
+        if p.mode == model::Mode::Http {
+            match ProxyRules::compile(p, &maps) {
+                Ok(r) => {
+                    backend_rules.insert(p.name.clone(), Arc::new(r));
+                }
+                Err(e) => ctx.alert(&p.place, e.to_string()),
+            }
+        }
     }
     let mut frontends = Vec::new();
     for p in cfg.frontends().filter(|p| !p.disabled) {
-        if let Some(f) = frontend(&mut ctx, p, maxconn, g) {
+        if let Some(f) = frontend(&mut ctx, p, maxconn, g, &maps) {
             frontends.push(f);
         }
     }
@@ -104,6 +118,8 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
         hard_stop_after: g.hard_stop_after,
         frontends,
         snapshot: Snapshot::new(1),
+        maps,
+        backend_rules,
     };
     match Snapshot::from_config(plan.thread_count(), &backends) {
         Ok(s) => plan.snapshot = s,
@@ -197,7 +213,7 @@ fn network(s: &str) -> Option<(IpAddr, u8)> {
     Some((ip, bits))
 }
 
-fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> HttpPlan {
+fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global, maps: &Arc<Maps>) -> HttpPlan {
     let bufsize = g.tune_bufsize.map(|b| b as usize).unwrap_or(TUNE_BUFSIZE_DEFAULT);
     let maxrewrite = g
         .tune_maxrewrite
@@ -227,52 +243,6 @@ fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> HttpPlan {
             ),
         }
     }
-    let mut local_return = None;
-    if let Some(rule) = p.http_request.first() {
-        if let (
-            model::HttpAction::Return {
-                status,
-                content_type,
-                body,
-                headers,
-            },
-            None,
-        ) = (&rule.action, &rule.cond)
-        {
-            let data = match body {
-                model::ReturnBody::None => Ok(Vec::new()),
-                model::ReturnBody::String(s) => Ok(s.as_bytes().to_vec()),
-                model::ReturnBody::File(f) | model::ReturnBody::ErrorFile(f) => read_small_file(f),
-                _ => Err("lf-string/lf-file bodies are not supported by ringlb yet".to_string()),
-            };
-            match data {
-                Ok(data) => {
-                    let mut out = Vec::new();
-                    if matches!(body, model::ReturnBody::ErrorFile(_)) {
-                        out = data;
-                    } else {
-                        crate::h1::local_response(*status, content_type.as_deref(), &data, false, &mut out);
-                        if !headers.is_empty() {
-                            let mut extra = Vec::new();
-                            for (n, v) in headers {
-                                extra.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-                            }
-                            if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
-                                let tail = out.split_off(i + 2);
-                                out.extend_from_slice(&extra);
-                                out.extend_from_slice(&tail);
-                            }
-                        }
-                    }
-                    local_return = Some(LocalReply {
-                        status: *status,
-                        bytes: out.into(),
-                    });
-                }
-                Err(why) => ctx.alert(&rule.place, format!("http-request return: {why}")),
-            }
-        }
-    }
     HttpPlan {
         conn_mode: match p.options.http_conn_mode {
             model::HttpConnMode::KeepAlive => ConnMode::KeepAlive,
@@ -289,11 +259,28 @@ fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> HttpPlan {
         timeout_http_keep_alive: p.timeouts.http_keep_alive,
         errorfiles,
         limits: HttpLimits(limits),
-        local_return,
+        rules: match ProxyRules::compile(p, maps) {
+            Ok(r) => {
+                for w in r.warnings() {
+                    ctx.warn(&p.place, format!("{} '{}': {w}", p.kind.keyword(), p.name));
+                }
+                Some(RulesRef(Arc::new(r)))
+            }
+            Err(e) => {
+                ctx.alert(&p.place, e.to_string());
+                None
+            }
+        },
     }
 }
 
-fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize, g: &model::Global) -> Option<FrontendPlan> {
+fn frontend(
+    ctx: &mut Ctx,
+    p: &Proxy,
+    global_maxconn: usize,
+    g: &model::Global,
+    maps: &Arc<Maps>,
+) -> Option<FrontendPlan> {
     let mut binds = Vec::new();
     for b in &p.binds {
         match bind_addrs(&b.addr) {
@@ -324,7 +311,7 @@ fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize, g: &model::Global) 
         default_backend,
         timeout_client: p.timeouts.client,
         http: if p.mode == model::Mode::Http {
-            http_plan(ctx, p, g)
+            http_plan(ctx, p, g, maps)
         } else {
             HttpPlan::default()
         },

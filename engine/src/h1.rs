@@ -21,7 +21,8 @@ use crate::http::write::{self, HeaderEdit};
 use crate::http::{
     errors, BodyKind, ChunkError, ChunkedDecoder, Limits, Method, RequestHead, ResponseHead, Status, Version,
 };
-use crate::plan::{ConnMode, FrontendPlan, HttpPlan, Reuse};
+use crate::plan::{ConnMode, FrontendPlan, HttpPlan, Reuse, RulesRef};
+use crate::rules::{self, RequestVerdict, RequestView, ResponseVerdict, ResponseView};
 use crate::sys;
 use crate::table::BackendSettings;
 use crate::tcp::Phase;
@@ -242,10 +243,20 @@ pub struct HttpConn {
     idle_since: Instant,
     /// Status of the current response, 0 before one.
     status: u16,
+    /// Client address (`src`).
+    peer: SocketAddr,
+    /// Address the client connected to (`dst`).
+    local: SocketAddr,
 }
 
 impl HttpConn {
-    fn new(client: OwnedFd, bufs: [IoBuf; 4], limits: &Limits, now: Instant) -> HttpConn {
+    fn new(
+        client: OwnedFd,
+        addrs: (SocketAddr, SocketAddr),
+        bufs: [IoBuf; 4],
+        limits: &Limits,
+        now: Instant,
+    ) -> HttpConn {
         let [a, b, c, d] = bufs;
         HttpConn {
             client,
@@ -284,6 +295,8 @@ impl HttpConn {
             head_since: None,
             idle_since: now,
             status: 0,
+            peer: addrs.0,
+            local: addrs.1,
         }
     }
 
@@ -425,10 +438,12 @@ fn http_mut(conn: &mut Conn) -> Option<&mut HttpConn> {
 
 /// What the request-head step decided.
 enum HeadOutcome {
-    /// Route to this backend (by name lookup result).
+    /// Route to the backend set in the connection.
     Route,
-    /// Answer locally with `head_out`'s bytes, closing after when true.
-    Local(bool),
+    /// Answer locally with `head_out`'s bytes (this status).
+    Local(u16),
+    /// Answer this error status.
+    Error(u16),
     /// Nothing to do now.
     Wait,
     /// Close the connection.
@@ -446,11 +461,14 @@ impl Worker {
             return;
         };
         let limits = self.fe_http(frontend).map(|h| h.limits.0).unwrap_or_default();
-        let client_ip = sys::peer_addr(fd.as_fd_borrowed()).ok().map(|a| a.ip());
+        let unspec = SocketAddr::from(([0, 0, 0, 0], 0));
+        let peer = sys::peer_addr(fd.as_fd_borrowed()).ok();
+        let local = sys::local_addr(fd.as_fd_borrowed()).unwrap_or(unspec);
+        let client_ip = peer.map(|a| a.ip());
         let bufs = [self.take_buf(), self.take_buf(), self.take_buf(), self.take_buf()];
         let fe_conn = fe_counters.accept(self.thread);
         let id = self.next_conn_id();
-        let h = HttpConn::new(fd, bufs, &limits, self.now);
+        let h = HttpConn::new(fd, (peer.unwrap_or(unspec), local), bufs, &limits, self.now);
         let conn = Box::new(Conn {
             id,
             frontend,
@@ -834,7 +852,6 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return false;
         };
-        let frontend = conn.frontend;
         let Proto::Http(h) = &mut conn.proto else {
             return false;
         };
@@ -848,13 +865,22 @@ impl Worker {
                     self.route(key, false);
                     return true;
                 }
-                HeadOutcome::Local(close) => {
-                    let status = self
-                        .fe_http(frontend)
-                        .and_then(|p| p.local_return.as_ref())
-                        .map(|r| r.status)
-                        .unwrap_or(200);
-                    self.h1_local(key, status, close);
+                HeadOutcome::Local(status) => {
+                    // A request body is not read: the connection closes after.
+                    self.h1_local(key, status, false);
+                    return true;
+                }
+                HeadOutcome::Error(status) => {
+                    if status == 400 {
+                        self.h1_request_error(key);
+                    } else {
+                        if let Some(fe) = self.conns.get(key).map(|c| c.fe_conn.counters()) {
+                            if status == 403 {
+                                fe.totals.incr(self.thread, Counter::DeniedReq);
+                            }
+                        }
+                        self.h1_error(key, status);
+                    }
                     return true;
                 }
                 HeadOutcome::Wait => return false,
@@ -1170,73 +1196,59 @@ impl Worker {
         h.keep_server = mode == ConnMode::KeepAlive && fe.http.reuse != Reuse::Never;
         CounterSet::add(&self.counters.global.http_requests, 1);
         let body = Framing::of(h.req.body);
-        if let Some(r) = &fe.http.local_return {
-            // Answered here: a request body is not read, so the connection closes after.
-            let close = !h.keep_client || body.is_some();
-            self.head_out.clear();
-            self.head_out.extend_from_slice(&r.bytes);
-            if close {
-                let ins = self.head_out.windows(4).position(|w| w == b"\r\n\r\n");
-                if let Some(i) = ins {
-                    let tail = self.head_out.split_off(i + 2);
-                    self.head_out.extend_from_slice(b"connection: close\r\n");
-                    self.head_out.extend_from_slice(&tail);
+        // Rules, then routing.
+        let snap = self.shared.tables.load();
+        let usable = |n: &str| snap.backend(n).is_some_and(|b| b.published);
+        let view = RequestView::new(data, &h.req, h.peer, h.local);
+        let scratch = &mut self.rules_scratch;
+        scratch.start_request();
+        let mut verdict = None;
+        let mut backend = None;
+        let mut rules_used = false;
+        if let Some(RulesRef(r)) = &fe.http.rules {
+            rules_used = true;
+            match r.http_request(&view, scratch) {
+                RequestVerdict::Continue => {}
+                RequestVerdict::Deny { status } | RequestVerdict::Tarpit { status } => {
+                    verdict = Some(HeadOutcome::Error(status));
+                }
+                RequestVerdict::Reply { status, response } => {
+                    self.head_out.clear();
+                    self.head_out.extend_from_slice(response);
+                    verdict = Some(HeadOutcome::Local(status));
                 }
             }
-            h.crx.start += n;
-            h.cfwd = h.crx.start;
-            h.req_st = if body.is_some() {
-                Msg::Body(Framing::UntilClose)
-            } else {
-                Msg::Done
-            };
-            h.resp_st = Msg::Head;
-            return HeadOutcome::Local(close);
+            if verdict.is_none() {
+                if let Some(name) = r.route(&view, &usable, scratch) {
+                    backend = snap.backend(name).cloned();
+                }
+                let be_rules = backend
+                    .as_ref()
+                    .and_then(|b| self.shared.plan.backend_rules.get(&*b.name));
+                if let Some(br) = be_rules {
+                    match br.http_request(&view, scratch) {
+                        RequestVerdict::Continue => {}
+                        RequestVerdict::Deny { status } | RequestVerdict::Tarpit { status } => {
+                            verdict = Some(HeadOutcome::Error(status));
+                        }
+                        RequestVerdict::Reply { status, response } => {
+                            self.head_out.clear();
+                            self.head_out.extend_from_slice(response);
+                            verdict = Some(HeadOutcome::Local(status));
+                        }
+                    }
+                }
+                rules::forwarded_for(r, be_rules.map(|b| &**b), &view, scratch);
+            }
+        } else {
+            backend = fe
+                .default_backend
+                .as_deref()
+                .and_then(|name| snap.backend(name))
+                .filter(|b| b.published)
+                .cloned();
         }
-        // Route: default_backend (rules plug in here).
-        let snap = self.shared.tables.load();
-        let backend = fe
-            .default_backend
-            .as_deref()
-            .and_then(|name| snap.backend(name))
-            .filter(|b| b.published)
-            .cloned();
         drop(snap);
-        // The request head as the server gets it.
-        let mut edits = [HeaderEdit::Del { name: b"" }; REQUEST_EDITS_MAX];
-        let mut ne = 0;
-        let upgrade = h.req.wants_upgrade();
-        if !upgrade {
-            edits[ne] = HeaderEdit::Del { name: b"Connection" };
-            ne += 1;
-            if !h.keep_server {
-                edits[ne] = HeaderEdit::Add {
-                    name: b"Connection",
-                    value: b"close",
-                };
-                ne += 1;
-            } else if h.version == Version::Http10 {
-                edits[ne] = HeaderEdit::Add {
-                    name: b"Connection",
-                    value: b"keep-alive",
-                };
-                ne += 1;
-            }
-        }
-        let mut ipbuf = [0u8; 64];
-        if let (Some(ff), Some(ip)) = (&fe.http.forwardfor, client_ip) {
-            let skip = ff.except.is_some_and(|net| in_network(ip, net))
-                || (ff.if_none && h.req.header(data, ff.header.as_bytes()).is_some());
-            if !skip {
-                edits[ne] = HeaderEdit::Add {
-                    name: ff.header.as_bytes(),
-                    value: write::forwarded_for_value(ip, &mut ipbuf),
-                };
-                ne += 1;
-            }
-        }
-        self.head_out.clear();
-        let written = write::write_request_head(data, &h.req, None, &edits[..ne], &mut self.head_out);
         h.crx.start += n;
         h.cfwd = h.crx.start;
         h.req_st = match body {
@@ -1244,20 +1256,61 @@ impl Worker {
             None => Msg::Done,
         };
         h.resp_st = Msg::Head;
-        if written.is_err() {
-            self.h1_request_error(key);
-            return HeadOutcome::Wait;
+        if let Some(v) = verdict {
+            return v;
         }
-        let Some(conn) = self.conns.get_mut(key) else {
-            return HeadOutcome::Wait;
-        };
-        let Proto::Http(h) = &mut conn.proto else {
-            return HeadOutcome::Wait;
-        };
+        // The request head as the server gets it: the rules' edits, then ours.
+        let mut own = [HeaderEdit::Del { name: b"" }; REQUEST_EDITS_MAX];
+        let mut ne = 0;
+        if !h.req.wants_upgrade() {
+            own[ne] = HeaderEdit::Del { name: b"Connection" };
+            ne += 1;
+            if !h.keep_server {
+                own[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"close",
+                };
+                ne += 1;
+            } else if h.version == Version::Http10 {
+                own[ne] = HeaderEdit::Add {
+                    name: b"Connection",
+                    value: b"keep-alive",
+                };
+                ne += 1;
+            }
+        }
+        let mut ipbuf = [0u8; 64];
+        if let (false, Some(ff), Some(ip)) = (rules_used, &fe.http.forwardfor, client_ip) {
+            let skip = ff.except.is_some_and(|net| in_network(ip, net))
+                || (ff.if_none && h.req.header(data, ff.header.as_bytes()).is_some());
+            if !skip {
+                own[ne] = HeaderEdit::Add {
+                    name: ff.header.as_bytes(),
+                    value: write::forwarded_for_value(ip, &mut ipbuf),
+                };
+                ne += 1;
+            }
+        }
+        let head_out = &mut self.head_out;
+        head_out.clear();
+        let req = &h.req;
+        let written = self.rules_scratch.with_edits(|edits, path| {
+            let mut all = [HeaderEdit::Del { name: b"" }; rules::EDITS_MAX + REQUEST_EDITS_MAX];
+            let mut k = 0;
+            for e in own.iter().take(ne).chain(edits.iter()) {
+                if let Some(slot) = all.get_mut(k) {
+                    *slot = *e;
+                    k += 1;
+                }
+            }
+            write::write_request_head(data, req, path, all.get(..k).unwrap_or(&[]), head_out)
+        });
+        if written.is_err() {
+            return HeadOutcome::Error(500);
+        }
         h.stx.clear();
         if !h.stx.push(&self.head_out) {
-            self.h1_request_error(key);
-            return HeadOutcome::Wait;
+            return HeadOutcome::Error(400);
         }
         // Body bytes already here: into stx after the head when they fit.
         if let Msg::Body(fr) = &mut h.req_st {
@@ -1276,16 +1329,12 @@ impl Worker {
                     }
                 }
                 Ok(_) => {}
-                Err(_) => {
-                    self.h1_request_error(key);
-                    return HeadOutcome::Wait;
-                }
+                Err(_) => return HeadOutcome::Error(400),
             }
         }
         h.replayable = matches!(h.req_st, Msg::Done);
         let Some(be) = backend else {
-            self.h1_error(key, 503);
-            return HeadOutcome::Wait;
+            return HeadOutcome::Error(503);
         };
         conn.retries_left = be.settings.retries.min(RETRIES_MAX);
         conn.redispatch_pending = false;
@@ -1423,8 +1472,45 @@ impl Worker {
                 ne += 1;
             }
         }
-        self.head_out.clear();
-        if write::write_response_head(data, &h.resp, &edits[..ne], &mut self.head_out).is_err() {
+        // http-response rules: the backend's, then the frontend's.
+        let scratch = &mut self.rules_scratch;
+        scratch.start_response();
+        let be_rules = conn
+            .backend
+            .as_ref()
+            .and_then(|b| self.shared.plan.backend_rules.get(&*b.name))
+            .map(|r| &**r);
+        let fe_rules = fe.http.rules.as_ref().map(|r| &*r.0);
+        let view = ResponseView::new(data, &h.resp);
+        let mut denied = None;
+        for r in [be_rules, fe_rules].into_iter().flatten() {
+            if let ResponseVerdict::Deny { status } = r.http_response(&view, None, scratch) {
+                denied = Some(status);
+                break;
+            }
+        }
+        if let Some(status) = denied {
+            if let Some(fe) = self.conns.get(key).map(|c| c.fe_conn.counters()) {
+                fe.totals.incr(self.thread, Counter::DeniedResp);
+            }
+            self.h1_error(key, status);
+            return true;
+        }
+        let head_out = &mut self.head_out;
+        head_out.clear();
+        let resp = &h.resp;
+        let written = self.rules_scratch.with_edits(|rule_edits, _| {
+            let mut all = [HeaderEdit::Del { name: b"" }; rules::EDITS_MAX + 2];
+            let mut k = 0;
+            for e in edits.iter().take(ne).chain(rule_edits.iter()) {
+                if let Some(slot) = all.get_mut(k) {
+                    *slot = *e;
+                    k += 1;
+                }
+            }
+            write::write_response_head(data, resp, all.get(..k).unwrap_or(&[]), head_out)
+        });
+        if written.is_err() {
             self.count_server(key, Counter::RespErrors, 1);
             self.h1_error(key, 502);
             return true;

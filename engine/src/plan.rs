@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::Limits;
+use crate::map::Maps;
+use crate::rules::ProxyRules;
 
 use crate::table::{BackendConfig, ServerConfig, Snapshot, TableError};
 
@@ -79,15 +81,6 @@ pub struct ForwardFor {
     pub except: Option<(std::net::IpAddr, u8)>,
 }
 
-/// A fixed answer (`http-request return` without condition, until rules evaluate them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalReply {
-    /// Status code.
-    pub status: u16,
-    /// The whole response, head and body.
-    pub bytes: Arc<[u8]>,
-}
-
 /// HTTP settings of a frontend.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HttpPlan {
@@ -105,9 +98,21 @@ pub struct HttpPlan {
     pub errorfiles: Vec<(u16, Arc<[u8]>)>,
     /// Head limits (`tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`).
     pub limits: HttpLimits,
-    /// Unconditional `http-request return`, answered without a backend.
-    pub local_return: Option<LocalReply>,
+    /// Compiled ACLs, `http-request`/`http-response` rules and `use_backend` switching.
+    pub rules: Option<RulesRef>,
 }
+
+/// Shared compiled rules; plans compare them by identity.
+#[derive(Debug, Clone)]
+pub struct RulesRef(pub Arc<ProxyRules>);
+
+impl PartialEq for RulesRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RulesRef {}
 
 /// [`Limits`] with `Eq` for the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,6 +140,11 @@ pub struct Plan {
     /// Build it with `Snapshot::from_config(plan.thread_count(), ..)` so counters get one
     /// shard per thread.
     pub snapshot: Snapshot,
+    /// Maps of `map*` converters (`virt@` maps and files), shared with the Runtime API.
+    pub maps: Arc<Maps>,
+    /// Compiled rules of HTTP backends by name (`http-request` after routing,
+    /// `http-response`, `option forwardfor`); backends added at run time have none.
+    pub backend_rules: std::collections::HashMap<String, Arc<ProxyRules>>,
 }
 
 /// Why a plan cannot run.
@@ -215,6 +225,8 @@ impl Plan {
             hard_stop_after: None,
             frontends: Vec::new(),
             snapshot: Snapshot::new(1),
+            maps: Arc::default(),
+            backend_rules: Default::default(),
         })
     }
 
@@ -254,6 +266,8 @@ impl Plan {
                 http: HttpPlan::default(),
             }],
             snapshot: Snapshot::new(1),
+            maps: Arc::default(),
+            backend_rules: Default::default(),
         };
         plan.snapshot = Snapshot::from_config(plan.thread_count(), &[be])?;
         Ok(plan)

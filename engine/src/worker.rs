@@ -694,6 +694,8 @@ pub(crate) struct Worker {
     pub(crate) idle_servers: ServerPool,
     /// Scratch for writing HTTP heads, reused by every request.
     pub(crate) head_out: Vec<u8>,
+    /// Working memory of the HTTP rules, reset for each message.
+    pub(crate) rules_scratch: crate::rules::EvalScratch,
     hard_deadline: Option<Instant>,
     closing_all: bool,
 }
@@ -735,6 +737,7 @@ impl Worker {
             stopping: false,
             idle_servers: ServerPool::default(),
             head_out: Vec::with_capacity(BUF_SMALL_BYTES),
+            rules_scratch: crate::rules::EvalScratch::default(),
             hard_deadline: None,
             closing_all: false,
         })
