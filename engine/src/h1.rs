@@ -793,6 +793,9 @@ impl Worker {
         h.resp_st = Msg::Done;
         h.status = status;
         h.replayable = false;
+        if !h.s_dropping {
+            h.stx.clear();
+        }
         if let Some(c) = self.counters.global.http_responses.get(status_class(status)) {
             CounterSet::add(c, 1);
         }
@@ -1588,7 +1591,8 @@ impl Worker {
         h.head_since = if h.crx.is_empty() { None } else { Some(now) };
         h.replayable = false;
         h.s_eof = false;
-        debug_assert!(h.server.is_none() && h.stx.is_empty());
+        h.stx.clear();
+        debug_assert!(h.server.is_none() && h.c_send.is_none());
     }
 }
 

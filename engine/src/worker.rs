@@ -540,6 +540,11 @@ impl EngineHandle {
         &self.shared.tables
     }
 
+    /// The maps of `map*` converters (`virt@` maps), for the Runtime API's map commands.
+    pub fn maps(&self) -> &Arc<crate::map::Maps> {
+        &self.shared.plan.maps
+    }
+
     /// Per-frontend counters, by index in [`Plan::frontends`].
     pub fn frontend_counters(&self) -> &[Arc<FrontendCounters>] {
         &self.shared.fe_counters
