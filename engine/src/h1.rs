@@ -1161,8 +1161,7 @@ impl Worker {
                 }
                 if h.crx.room() == 0 {
                     drop_head(h);
-                    self.h1_request_error(key);
-                    return HeadOutcome::Wait;
+                    return HeadOutcome::Error(400);
                 }
                 if self
                     .ring
@@ -1182,8 +1181,7 @@ impl Worker {
             }
             Err(_) => {
                 drop_head(h);
-                self.h1_request_error(key);
-                return HeadOutcome::Wait;
+                return HeadOutcome::Error(400);
             }
         };
         // A complete head: a new transaction.

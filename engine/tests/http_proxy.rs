@@ -368,7 +368,9 @@ fn malformed_and_smuggling_requests_never_reach_the_origin() {
     ];
     for (name, raw) in &cases {
         let before = a.hits.load(Ordering::SeqCst) + b.hits.load(Ordering::SeqCst);
+        let t0 = Instant::now();
         let r = get(fe[0], raw);
+        eprintln!("{name}: {:?} {:?}", t0.elapsed(), r.as_ref().map(|r| r.status));
         if let Some(r) = &r {
             assert_eq!(r.status, 400, "{name}");
             assert!(r.hdr("x-origin").is_none(), "{name}: forwarded");
