@@ -15,7 +15,8 @@ use crate::config::{Diagnostic, Level};
 use crate::http::{Limits, TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT};
 use crate::map::Maps;
 use crate::plan::{
-    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, Mode, Plan, Reuse, RulesRef, FDS_RESERVED,
+    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, LoggerRef, Mode, Plan, Reuse, RulesRef,
+    FDS_RESERVED,
 };
 use crate::rules::ProxyRules;
 use crate::table::{BackendConfig, BackendSettings, ServerConfig, Snapshot};
@@ -315,7 +316,24 @@ fn frontend(
         } else {
             HttpPlan::default()
         },
+        logger: logger(ctx, p, g),
     })
+}
+
+/// The frontend's access logger, when it has log targets (the log writer thread starts
+/// only then).
+fn logger(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> Option<LoggerRef> {
+    let has_targets = !p.log.targets.is_empty() || (p.log.global && !g.logs.is_empty());
+    if !has_targets {
+        return None;
+    }
+    match crate::log::logger_for(g, p) {
+        Ok(l) => l.map(|l| LoggerRef(Arc::new(l))),
+        Err(e) => {
+            ctx.alert(&p.place, format!("{} '{}': {e}", p.kind.keyword(), p.name));
+            None
+        }
+    }
 }
 
 /// The addresses of one `bind` entry (port ranges expanded).

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::counters::Counter;
 use crate::http::write::{self, HeaderEdit};
@@ -247,6 +247,61 @@ pub struct HttpConn {
     peer: SocketAddr,
     /// Address the client connected to (`dst`).
     local: SocketAddr,
+    /// Timing and accounting of the current transaction, for the access log.
+    pub(crate) txn: Txn,
+    /// When the connection was accepted (wall clock), for the log's accept date.
+    accepted_sys: SystemTime,
+    /// When the connection was accepted.
+    accepted: Instant,
+    /// The request line of the current request, as logged (`%r`), truncated.
+    req_line: Vec<u8>,
+}
+
+/// What the access log needs of one transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Txn {
+    /// A request head was parsed and the transaction is not logged yet.
+    pub(crate) open: bool,
+    pub(crate) head_done: Option<Instant>,
+    pub(crate) connect_start: Option<Instant>,
+    pub(crate) connected: Option<Instant>,
+    pub(crate) resp_head: Option<Instant>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    /// HAProxy's termination state (`----`, `SC--`, `CD--`...).
+    pub(crate) term: [u8; 4],
+}
+
+impl Txn {
+    fn new() -> Txn {
+        Txn {
+            open: false,
+            head_done: None,
+            connect_start: None,
+            connected: None,
+            resp_head: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            term: *b"----",
+        }
+    }
+
+    /// Records why the transaction ends, keeping the first reason.
+    fn term(&mut self, t: &[u8; 2]) {
+        if self.term == *b"----" {
+            self.term = [t[0], t[1], b'-', b'-'];
+        }
+    }
+}
+
+/// Longest request line kept for the log: HAProxy's `tune.http.logurilen` default.
+pub const LOG_URI_BYTES_MAX: usize = 1024;
+
+fn ms(from: Option<Instant>, to: Option<Instant>) -> i64 {
+    match (from, to) {
+        (Some(a), Some(b)) => i64::try_from(b.saturating_duration_since(a).as_millis()).unwrap_or(i64::MAX),
+        _ => crate::log::TIME_ABSENT,
+    }
 }
 
 impl HttpConn {
@@ -297,6 +352,10 @@ impl HttpConn {
             status: 0,
             peer: addrs.0,
             local: addrs.1,
+            txn: Txn::new(),
+            accepted_sys: SystemTime::now(),
+            accepted: now,
+            req_line: Vec::new(),
         }
     }
 
@@ -518,6 +577,7 @@ impl Worker {
                     if h.head_since.is_none() && matches!(h.req_st, Msg::Head) {
                         h.head_since = Some(now);
                     }
+                    h.txn.bytes_in += n as u64;
                     fe_conn.add(Counter::BytesIn, n as u64);
                     CounterSet::add(&self.counters.global.bytes_in, n as u64);
                     if let Some(s) = slot {
@@ -542,6 +602,7 @@ impl Worker {
                     return;
                 }
                 if result <= 0 {
+                    h.txn.term(b"CD");
                     self.count(|s| CounterSet::add(&s.client_aborts, 1));
                     self.count_server(key, Counter::ClientAborts, 1);
                     self.close(key);
@@ -549,6 +610,7 @@ impl Worker {
                 }
                 h.client_active = now;
                 let n = result as usize;
+                h.txn.bytes_out += n as u64;
                 match src {
                     Some(Src::Tx) => h.ctx.start = (h.ctx.start + n).min(h.ctx.end),
                     _ => h.srx.start = (h.srx.start + n).min(h.sfwd),
@@ -627,6 +689,7 @@ impl Worker {
                 }
                 h.phase = Phase::Established;
                 h.server_active = now;
+                h.txn.connected = Some(now);
             }
             _ => {
                 debug_assert!(false, "unknown tag {tag}");
@@ -725,6 +788,8 @@ impl Worker {
         h.phase = Phase::Established;
         h.server_active = now;
         h.reused = true;
+        h.txn.connect_start.get_or_insert(now);
+        h.txn.connected = Some(now);
         true
     }
 
@@ -755,6 +820,7 @@ impl Worker {
             self.close(key);
             return;
         }
+        let connected = h.txn.connected.is_some();
         let close = errors::always_closes(status) || !matches!(h.req_st, Msg::Done) || !h.keep_client;
         let custom = self
             .fe_http(fe)
@@ -767,8 +833,16 @@ impl Worker {
                 .head_out
                 .extend_from_slice(errors::default_response(status, close)),
         }
-        if status >= 500 {
-            self.count_server(key, Counter::RespErrors, 0);
+        if let Some(h) = self.conns.get_mut(key).and_then(|c| http_mut(c)) {
+            let term = match status {
+                408 => b"cR",
+                503 if connected => b"SH",
+                503 => b"SC",
+                504 => b"sH",
+                502 => b"PH",
+                _ => b"PR",
+            };
+            h.txn.term(term);
         }
         self.h1_local(key, status, close);
     }
@@ -818,6 +892,14 @@ impl Worker {
         } else if matches!(h.resp_st, Msg::Head) && h.answer_untouched() {
             self.h1_error(key, 504);
         } else {
+            if let Some(h) = self.conns.get_mut(key).and_then(|c| http_mut(c)) {
+                let who = if matches!(h.resp_st, Msg::Body(_)) {
+                    b"sD"
+                } else {
+                    b"cD"
+                };
+                h.txn.term(who);
+            }
             self.close(key);
             return;
         }
@@ -869,6 +951,9 @@ impl Worker {
                     return true;
                 }
                 HeadOutcome::Local(status) => {
+                    if let Some(h) = self.conns.get_mut(key).and_then(|c| http_mut(c)) {
+                        h.txn.term(b"LR");
+                    }
                     // A request body is not read: the connection closes after.
                     self.h1_local(key, status, false);
                     return true;
@@ -960,6 +1045,7 @@ impl Worker {
         {
             if h.c_eof {
                 // The client left mid-body.
+                h.txn.term(b"CD");
                 self.count(|s| CounterSet::add(&s.client_aborts, 1));
                 self.count_server(key, Counter::ClientAborts, 1);
                 self.close(key);
@@ -1027,6 +1113,7 @@ impl Worker {
                             progress = true;
                         } else {
                             // Truncated response: the client must not take it as whole.
+                            h.txn.term(b"SD");
                             self.count(|s| CounterSet::add(&s.server_aborts, 1));
                             self.count_server(key, Counter::ServerAborts, 1);
                             self.close(key);
@@ -1185,6 +1272,20 @@ impl Worker {
             }
         };
         // A complete head: a new transaction.
+        let now = self.now;
+        h.txn = Txn {
+            open: true,
+            head_done: Some(now),
+            bytes_in: h.txn.bytes_in,
+            ..Txn::new()
+        };
+        h.req_line.clear();
+        let line_end = memchr::memchr(b'\n', data)
+            .unwrap_or(data.len())
+            .min(LOG_URI_BYTES_MAX);
+        let line = data.get(..line_end).unwrap_or(&[]);
+        h.req_line
+            .extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
         h.requests += 1;
         h.method = h.req.method_kind;
         h.version = h.req.version;
@@ -1378,6 +1479,7 @@ impl Worker {
             self.start_connect(key);
             return true;
         }
+        h.txn.term(b"SH");
         self.count(|s| CounterSet::add(&s.server_aborts, 1));
         self.count_server(key, Counter::RespErrors, 1);
         self.h1_error(key, 502);
@@ -1451,6 +1553,7 @@ impl Worker {
             return true;
         }
         h.status = h.resp.status;
+        h.txn.resp_head = Some(self.now);
         let tunnel = h.resp.body == BodyKind::Tunnel;
         let close_after = !h.keep_client || stopping || h.resp.body == BodyKind::CloseDelimited || tunnel;
         h.keep_server = h.keep_server && h.resp.keep_alive();
@@ -1556,8 +1659,91 @@ impl Worker {
         true
     }
 
+    /// Writes the access log line of the current transaction, once.
+    pub(crate) fn h1_log(&mut self, key: usize) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(fe) = self.shared.plan.frontends.get(conn.frontend) else {
+            return;
+        };
+        let Proto::Http(h) = &mut conn.proto else {
+            return;
+        };
+        if !h.txn.open {
+            return;
+        }
+        h.txn.open = false;
+        let Some(logger) = &fe.logger else {
+            return;
+        };
+        let t = h.txn;
+        let start = h.head_since.or(t.head_done);
+        let request_date = start
+            .map(|s| h.accepted_sys + s.saturating_duration_since(h.accepted))
+            .unwrap_or(h.accepted_sys);
+        let idle_from = if h.requests > 1 { h.idle_since } else { h.accepted };
+        let t_idle = ms(Some(idle_from), start);
+        let t_active = ms(start, Some(now));
+        let backend = conn.backend.as_ref();
+        let slot = conn.slot.as_ref();
+        let mut rec = crate::log::LogRecord::new(&fe.name, Some(h.peer), h.accepted_sys);
+        rec.frontend_addr = Some(h.local);
+        rec.server_addr = slot.map(|s| s.addr());
+        rec.request_date = request_date;
+        rec.backend = backend.map(|b| &*b.name).unwrap_or(&fe.name);
+        rec.server = slot.map(|s| &*s.server().name).unwrap_or(crate::log::NOSRV);
+        rec.t_handshake = 0;
+        rec.t_idle = t_idle;
+        rec.t_req = ms(start, t.head_done);
+        rec.t_wait = ms(t.head_done, t.connect_start);
+        rec.t_connect = ms(t.connect_start, t.connected);
+        rec.t_resp = ms(t.connected, t.resp_head);
+        rec.t_active = t_active;
+        rec.t_total = if t_idle >= 0 && t_active >= 0 {
+            t_idle + t_active
+        } else {
+            t_active
+        };
+        rec.status = (h.status != 0).then_some(h.status);
+        rec.bytes_read = t.bytes_out;
+        rec.bytes_uploaded = t.bytes_in;
+        rec.termination_state = t.term;
+        rec.feconn = u32::try_from(conn.fe_conn.counters().conns.cur()).unwrap_or(u32::MAX);
+        rec.beconn = backend
+            .map(|b| b.conns().cur())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.srv_conn = slot
+            .map(|s| s.server().cur_conns())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.actconn = u32::try_from(
+            self.counters
+                .global
+                .conns_cur
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(u32::MAX);
+        rec.retries = backend
+            .map(|b| {
+                b.settings
+                    .retries
+                    .min(RETRIES_MAX)
+                    .saturating_sub(conn.retries_left)
+            })
+            .unwrap_or(0);
+        rec.request_line = &h.req_line;
+        rec.request_counter = h.requests;
+        logger.0.log(&rec);
+    }
+
     /// The transaction is over: let the server go, then close or wait for the next request.
     fn h1_end(&mut self, key: usize) {
+        self.h1_log(key);
         let keep_server = self
             .conns
             .get(key)
@@ -1590,6 +1776,7 @@ impl Worker {
         h.replayable = false;
         h.s_eof = false;
         h.stx.clear();
+        h.txn.bytes_in = 0;
         debug_assert!(h.server.is_none() && h.c_send.is_none());
     }
 }

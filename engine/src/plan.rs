@@ -44,7 +44,21 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     /// HTTP-mode settings (ignored in TCP mode).
     pub http: HttpPlan,
+    /// Access logger (`log` lines with `option httplog`/`tcplog`/`log-format`).
+    pub logger: Option<LoggerRef>,
 }
+
+/// A shared access logger; plans compare them by identity.
+#[derive(Debug, Clone)]
+pub struct LoggerRef(pub Arc<crate::log::ProxyLogger>);
+
+impl PartialEq for LoggerRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LoggerRef {}
 
 /// `option http-keep-alive` / `http-server-close` / `httpclose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -264,6 +278,7 @@ impl Plan {
                 default_backend: Some("be".into()),
                 timeout_client: Some(Duration::from_secs(30)),
                 http: HttpPlan::default(),
+                logger: None,
             }],
             snapshot: Snapshot::new(1),
             maps: Arc::default(),

@@ -612,6 +612,7 @@ impl Proto {
             ),
             Proto::Http(h) => {
                 h.connect_pending = true;
+                h.txn.connect_start.get_or_insert(now);
                 (
                     &mut h.server,
                     &mut h.server_addr,
@@ -1444,6 +1445,12 @@ impl Worker {
         if conn.proto.phase() == Phase::Closing {
             return;
         }
+        if matches!(conn.proto, Proto::Http(_)) {
+            self.h1_log(key);
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         *conn.proto.phase_mut() = Phase::Closing;
         if conn.inflight > 0 {
             for fd in conn.proto.fds().into_iter().flatten() {
