@@ -243,6 +243,10 @@ pub struct HttpConn {
     idle_since: Instant,
     /// Status of the current response, 0 before one.
     status: u16,
+    /// The request asked for a protocol upgrade (`Connection: upgrade` + `Upgrade`).
+    wants_upgrade: bool,
+    /// The server agreed (101, or 2xx to CONNECT): a tunnel follows this transaction.
+    upgraded: bool,
     /// Client address (`src`).
     peer: SocketAddr,
     /// Address the client connected to (`dst`).
@@ -350,6 +354,8 @@ impl HttpConn {
             head_since: None,
             idle_since: now,
             status: 0,
+            wants_upgrade: false,
+            upgraded: false,
             peer: addrs.0,
             local: addrs.1,
             txn: Txn::new(),
@@ -1289,6 +1295,8 @@ impl Worker {
         h.requests += 1;
         h.method = h.req.method_kind;
         h.version = h.req.version;
+        h.wants_upgrade = h.req.wants_upgrade() || h.method == Method::Connect;
+        h.upgraded = false;
         h.status = 0;
         h.resp_seen = false;
         h.reused = false;
@@ -1555,6 +1563,13 @@ impl Worker {
         h.status = h.resp.status;
         h.txn.resp_head = Some(self.now);
         let tunnel = h.resp.body == BodyKind::Tunnel;
+        if tunnel && (!h.wants_upgrade || !matches!(h.req_st, Msg::Done)) {
+            // A switch nobody asked for (or with a request body still flowing).
+            h.resp.reset();
+            self.count_server(key, Counter::RespErrors, 1);
+            self.h1_error(key, 502);
+            return true;
+        }
         let close_after = !h.keep_client || stopping || h.resp.body == BodyKind::CloseDelimited || tunnel;
         h.keep_server = h.keep_server && h.resp.keep_alive();
         let mut edits = [HeaderEdit::Del { name: b"" }; 2];
@@ -1633,9 +1648,10 @@ impl Worker {
             None => Msg::Done,
         };
         if tunnel {
-            // WebSocket and other upgrades are not relayed yet: the client gets the
-            // 101 and the connection ends with the server's close.
-            h.resp_st = Msg::Body(Framing::UntilClose);
+            // Bytes past the head belong to the new protocol: relayed by the tunnel once
+            // the head is out (see `h1_end`).
+            h.resp_st = Msg::Done;
+            h.upgraded = true;
         }
         // Body bytes already here: into ctx after the head when they fit.
         if let Msg::Body(fr) = &mut h.resp_st {
@@ -1744,6 +1760,10 @@ impl Worker {
     /// The transaction is over: let the server go, then close or wait for the next request.
     fn h1_end(&mut self, key: usize) {
         self.h1_log(key);
+        if matches!(self.conns.get(key).map(|c| &c.proto), Some(Proto::Http(h)) if h.upgraded) {
+            self.h1_into_tunnel(key);
+            return;
+        }
         let keep_server = self
             .conns
             .get(key)
@@ -1778,6 +1798,48 @@ impl Worker {
         h.stx.clear();
         h.txn.bytes_in = 0;
         debug_assert!(h.server.is_none() && h.c_send.is_none());
+    }
+}
+
+impl Worker {
+    /// After a relayed `101`: the connection becomes a TCP tunnel on the same sockets,
+    /// with `timeout tunnel` (else client/server) from now on. Waits until nothing is in
+    /// flight (a linked connect timeout may still complete).
+    fn h1_into_tunnel(&mut self, key: usize) {
+        let now = self.now;
+        match self.conns.get(key) {
+            Some(c) if c.inflight == 0 => {}
+            _ => return,
+        }
+        let mut conn = *self.conns.remove(key);
+        let Proto::Http(h) = conn.proto else {
+            debug_assert!(false, "tunnel from a tcp connection");
+            return;
+        };
+        let h = *h;
+        let Some(server) = h.server else {
+            // Cannot happen (a 101 came from it); the client socket closes on drop.
+            CounterSet::sub_one(&self.counters.global.conns_cur);
+            self.shared_release(conn.frontend);
+            for b in [h.crx.io, h.ctx.io, h.srx.io, h.stx.io] {
+                self.give_buf(b);
+            }
+            return;
+        };
+        self.give_buf(h.ctx.io);
+        self.give_buf(h.stx.io);
+        let t = crate::tcp::TcpConn::tunnel(
+            h.client,
+            server,
+            (h.crx.io, h.crx.start, h.crx.end),
+            (h.srx.io, h.srx.start, h.srx.end),
+            now,
+        );
+        conn.proto = Proto::Tcp(t);
+        conn.timer_at = None;
+        let k = self.conns.insert(Box::new(conn));
+        debug_assert_eq!(k, key, "slab reuses the freed key");
+        self.tunnel_started(k);
     }
 }
 

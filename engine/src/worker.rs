@@ -277,6 +277,9 @@ impl CounterSet {
     fn sub(c: &AtomicU64, n: u64) {
         c.store(c.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
     }
+    pub(crate) fn sub_one(c: &AtomicU64) {
+        Self::sub(c, 1);
+    }
     fn read_into(&self, out: &mut Counts) {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         out.conns_cur += r(&self.conns_cur);
@@ -1116,6 +1119,18 @@ impl Worker {
             }
             Pick::NoServer => self.give_up(key),
         }
+    }
+
+    /// Gives back a connection's `maxconn` reservation (a connection freed outside
+    /// `maybe_free`).
+    pub(crate) fn shared_release(&self, frontend: usize) {
+        self.shared.release(frontend);
+    }
+
+    /// A connection just turned into a TCP tunnel: start relaying.
+    pub(crate) fn tunnel_started(&mut self, key: usize) {
+        self.pump(key);
+        self.arm_timer(key);
     }
 
     /// No server could take the connection: TCP closes, HTTP answers 503.

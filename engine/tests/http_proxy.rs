@@ -119,6 +119,21 @@ fn serve(name: &str, c: TcpStream, hits: &AtomicUsize) {
                 return;
             }
             "/bad" => b"HTTP/1.1 2x0 Nope\r\n\r\n".to_vec(),
+            "/ws" => {
+                let _ = w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+                // Echo raw bytes from now on.
+                let mut buf = [0u8; 4096];
+                loop {
+                    match r.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if w.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
             _ => {
                 let body = format!("{name} {method} {path}\n");
                 let mut o = format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
@@ -496,5 +511,143 @@ fn graceful_stop_closes_idle_and_marks_busy_responses() {
     let r = read_resp(&mut busy_r, false).expect("busy request finishes");
     assert_eq!(r.status, 200);
     assert_eq!(r.hdr("connection"), Some("close"));
+    h.join().expect("engine stops");
+}
+
+#[test]
+fn websocket_upgrade_becomes_a_tunnel() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&cfg("", a.addr, b.addr));
+    let (mut s, mut r) = client(fe[0]);
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        .expect("write");
+    let resp = read_resp(&mut r, true).expect("101");
+    assert_eq!(resp.status, 101);
+    for msg in [&b"ping"[..], b"second frame", &[0u8, 1, 2, 255]] {
+        s.write_all(msg).expect("write frame");
+        let mut back = vec![0u8; msg.len()];
+        r.read_exact(&mut back).expect("echo through the tunnel");
+        assert_eq!(back, msg);
+    }
+    // A 101 nobody asked for is an invalid response.
+    let bad = get(fe[0], b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n").expect("502");
+    assert_eq!(bad.status, 502);
+    h.stop_now();
+    h.join().expect("engine stops");
+}
+
+#[test]
+fn client_leaving_mid_body_mid_response_or_while_server_is_slow() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&cfg("", a.addr, b.addr));
+    {
+        let (mut s, _r) = client(fe[0]);
+        s.write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly a few bytes")
+            .expect("write");
+    }
+    {
+        let (mut s, mut r) = client(fe[0]);
+        s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let mut some = [0u8; 1000];
+        r.read_exact(&mut some).expect("start of the response");
+    }
+    {
+        let (mut s, _r) = client(fe[0]);
+        s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        let r = get(fe[0], b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n").expect("still serving");
+        assert_eq!(r.status, 200);
+    }
+    // The mid-body leaver is a client abort; every connection ends (the slow one once
+    // its response went out to nobody): nothing leaks.
+    let deadline = Instant::now() + STEP;
+    while h.counters().client_aborts < 1 || h.counters().conns_cur > 0 {
+        assert!(Instant::now() < deadline, "aborts: {:?}", h.counters());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.stop_now();
+    h.join().expect("engine stops");
+}
+
+#[test]
+fn reuse_never_server_close_and_http10_keep_alive() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+frontend never\n    bind 127.0.0.1:0\n    http-reuse never\n    default_backend be1\n\
+frontend sclose\n    bind 127.0.0.1:0\n    option http-server-close\n    default_backend be2\n\
+backend be1\n    server a {}\n\
+backend be2\n    server b {}\n",
+        a.addr, b.addr
+    ));
+    // http-reuse never: one server connection per client connection, kept alive on both sides.
+    let (mut s, mut r) = client(fe[0]);
+    for _ in 0..3 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+        assert_eq!(read_resp(&mut r, false).expect("response").status, 200);
+    }
+    drop(s);
+    let (mut s2, mut r2) = client(fe[0]);
+    s2.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    assert_eq!(read_resp(&mut r2, false).expect("response").status, 200);
+    assert!(
+        a.conns.load(Ordering::SeqCst) >= 2,
+        "no reuse across client connections"
+    );
+    // http-server-close: the server is asked to close, the client stays.
+    let (mut s, mut r) = client(fe[1]);
+    for _ in 0..3 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+        let resp = read_resp(&mut r, false).expect("client kept alive");
+        assert_eq!(resp.hdr("x-seen-conn"), Some("close"));
+        assert!(resp.hdr("connection").is_none());
+    }
+    assert_eq!(
+        b.conns.load(Ordering::SeqCst),
+        3,
+        "a server connection per request"
+    );
+    // HTTP/1.0 with keep-alive: kept, and told so.
+    let (mut s, mut r) = client(fe[1]);
+    for _ in 0..2 {
+        s.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .expect("write");
+        let resp = read_resp(&mut r, false).expect("1.0 keep-alive");
+        assert_eq!(resp.hdr("connection"), Some("keep-alive"));
+    }
+    h.stop_now();
+    h.join().expect("engine stops");
+}
+
+#[test]
+fn access_log_line_per_request() {
+    let (a, b) = (origin("a"), origin("b"));
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind syslog sink");
+    sink.set_read_timeout(Some(STEP)).expect("timeout");
+    let port = sink.local_addr().expect("addr").port();
+    let text = format!(
+        "defaults\n    mode http\n    option httplog\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+frontend fe\n    bind 127.0.0.1:0\n    log 127.0.0.1:{port} local0\n    default_backend be\n\
+backend be\n    server a {}\n    server b {}\n",
+        a.addr, b.addr
+    );
+    let (h, fe) = start(&text);
+    let r = get(fe[0], b"GET /logged?q=1 HTTP/1.1\r\nHost: x\r\n\r\n").expect("response");
+    assert_eq!(r.status, 200);
+    let mut buf = [0u8; 2048];
+    let n = sink.recv(&mut buf).expect("a log line arrives");
+    let line = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(line.contains(" fe be/"), "{line}");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(line.contains(" ---- "), "{line}");
+    assert!(
+        line.ends_with("\"GET /logged?q=1 HTTP/1.1\"") || line.contains("\"GET /logged?q=1 HTTP/1.1\""),
+        "{line}"
+    );
+    h.stop_now();
     h.join().expect("engine stops");
 }
