@@ -45,6 +45,12 @@ pub const IDLE_SERVERS_PER_THREAD_MAX: usize = 1024;
 /// retried on a new connection when the request can be replayed.
 pub const IDLE_SERVER_TTL: Duration = Duration::from_secs(4);
 
+/// Idle connections one thread keeps per server: enough for the bursts of one core,
+/// small enough that a server does not see thousands of idle connections from us.
+pub const IDLE_SERVERS_PER_SERVER_MAX: usize = 64;
+
+const _: () = assert!(IDLE_SERVERS_PER_SERVER_MAX <= IDLE_SERVERS_PER_THREAD_MAX);
+
 /// Extra headers one request gets from the proxy (Connection, forwardfor, rules).
 pub const REQUEST_EDITS_MAX: usize = 8;
 
@@ -58,11 +64,24 @@ pub struct ServerPool {
 impl ServerPool {
     /// Keeps `fd` (connected to `addr`, nothing in flight) for reuse; false if full.
     pub fn put(&mut self, addr: SocketAddr, fd: OwnedFd, now: Instant) -> bool {
+        let list = self.idle.entry(addr).or_default();
+        // Oldest first: drop the expired ones, then the oldest if this server has too many.
+        let expired = list
+            .iter()
+            .take_while(|(_, since)| now.saturating_duration_since(*since) >= IDLE_SERVER_TTL)
+            .count();
+        let over = (list.len() - expired + 1).saturating_sub(IDLE_SERVERS_PER_SERVER_MAX);
+        let drop_n = expired + over;
+        if drop_n > 0 {
+            list.drain(..drop_n.min(list.len()));
+            self.count -= drop_n.min(self.count);
+        }
         if self.count >= IDLE_SERVERS_PER_THREAD_MAX {
             return false;
         }
-        self.idle.entry(addr).or_default().push((fd, now));
+        list.push((fd, now));
         self.count += 1;
+        debug_assert!(list.len() <= IDLE_SERVERS_PER_SERVER_MAX);
         true
     }
 
@@ -217,6 +236,8 @@ pub struct HttpConn {
     s_eof: bool,
     /// A connect on `server` is in flight.
     pub(crate) connect_pending: bool,
+    /// A send to the server failed: the rest of the request is discarded.
+    s_send_failed: bool,
     /// The server socket is being cancelled; dropped once its operations complete.
     s_dropping: bool,
     req: RequestHead,
@@ -337,6 +358,7 @@ impl HttpConn {
             c_eof: false,
             s_eof: false,
             connect_pending: false,
+            s_send_failed: false,
             s_dropping: false,
             req: RequestHead::new(limits),
             resp: ResponseHead::new(limits),
@@ -667,7 +689,12 @@ impl Worker {
                     return;
                 }
                 if result <= 0 {
+                    // The server stopped reading: what is left of the request is dropped
+                    // (its response, if any, still comes), and neither side is reused.
                     h.s_eof = true;
+                    h.s_send_failed = true;
+                    h.keep_client = false;
+                    h.keep_server = false;
                 } else {
                     h.server_active = now;
                     let n = result as usize;
@@ -1015,8 +1042,13 @@ impl Worker {
         let Proto::Http(h) = &mut conn.proto else {
             return false;
         };
-        // Server side: send the request.
-        if h.phase == Phase::Established && h.s_send.is_none() && !h.s_dropping {
+        // Server side: send the request (or drop it once the server stopped reading).
+        if h.s_send_failed && h.s_send.is_none() && !h.c_recv {
+            h.stx.start = h.stx.end;
+            h.crx.start = h.crx.start.max(h.cfwd).min(h.crx.end);
+            h.cfwd = h.crx.start;
+        }
+        if h.phase == Phase::Established && h.s_send.is_none() && !h.s_dropping && !h.s_send_failed {
             let srv = h.server.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
             if !h.stx.is_empty() {
                 if self
@@ -1479,6 +1511,7 @@ impl Worker {
             h.server = None;
             h.phase = Phase::Connecting;
             h.s_eof = false;
+            h.s_send_failed = false;
             h.srx.clear();
             h.sfwd = 0;
             h.stx.start = 0;
@@ -1795,6 +1828,7 @@ impl Worker {
         h.head_since = if h.crx.is_empty() { None } else { Some(now) };
         h.replayable = false;
         h.s_eof = false;
+        h.s_send_failed = false;
         h.stx.clear();
         h.txn.bytes_in = 0;
         debug_assert!(h.server.is_none() && h.c_send.is_none());

@@ -67,6 +67,14 @@ fn serve(name: &str, c: TcpStream, hits: &AtomicUsize) {
         }
         hits.fetch_add(1, Ordering::SeqCst);
         let hdr = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        if path == "/early" {
+            // Answers before reading the body, then resets the connection.
+            let _ = w.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(300));
+            let sock = socket2_linger_zero(&w);
+            drop(sock);
+            return;
+        }
         let mut body_len = 0usize;
         if let Some(n) = hdr("content-length").and_then(|v| v.parse::<usize>().ok()) {
             let mut b = vec![0u8; n];
@@ -648,6 +656,65 @@ backend be\n    server a {}\n    server b {}\n",
         line.ends_with("\"GET /logged?q=1 HTTP/1.1\"") || line.contains("\"GET /logged?q=1 HTTP/1.1\""),
         "{line}"
     );
+    h.stop_now();
+    h.join().expect("engine stops");
+}
+
+/// Makes the next close a reset (SO_LINGER 0) so the peer's next send fails.
+fn socket2_linger_zero(s: &TcpStream) -> TcpStream {
+    use std::os::fd::AsFd;
+    let _ = engine::sys::set_linger_zero(s.as_fd());
+    s.try_clone().expect("clone")
+}
+
+#[test]
+fn server_answering_early_and_resetting_mid_upload() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&cfg("", a.addr, b.addr));
+    let (mut s, mut r) = client(fe[0]);
+    let total = 4 << 20;
+    s.write_all(format!("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: {total}\r\n\r\n").as_bytes())
+        .expect("write head");
+    let writer = std::thread::spawn(move || {
+        let _ = s.set_write_timeout(Some(STEP));
+        let chunk = vec![b'u'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    let resp = read_resp(&mut r, false).expect("the early answer");
+    assert_eq!(resp.status, 413);
+    let _ = writer.join();
+    // The proxy is not stuck resending to the dead server: it still serves.
+    let ok = get(fe[0], b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n").expect("still serving");
+    assert_eq!(ok.status, 200);
+    h.stop_now();
+    h.join().expect("engine stops");
+}
+
+#[test]
+fn keep_alive_timeout_closes_quietly_and_request_timeout_answers_408() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&cfg(
+        "    timeout http-keep-alive 200ms\n    timeout http-request 400ms\n",
+        a.addr,
+        b.addr,
+    ));
+    let (mut s, mut r) = client(fe[0]);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    assert_eq!(read_resp(&mut r, false).expect("first").status, 200);
+    let t0 = Instant::now();
+    let mut rest = Vec::new();
+    assert_eq!(r.read_to_end(&mut rest).ok(), Some(0), "closed without a 408");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    // A first request that never completes gets a 408.
+    let r = get(fe[0], b"GET / HTTP/1.1\r\nHost:").expect("408");
+    assert_eq!(r.status, 408);
     h.stop_now();
     h.join().expect("engine stops");
 }
