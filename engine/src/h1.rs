@@ -568,6 +568,7 @@ impl Worker {
             retries_left: 0,
             inflight: 0,
             timer_at: None,
+            tcp_log: None,
             proto: Proto::Http(Box::new(h)),
         });
         let key = self.conns.insert(conn);

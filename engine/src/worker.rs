@@ -668,6 +668,29 @@ pub(crate) struct Conn {
     /// Deadline of this connection's live entry in the timer heap (others are stale).
     pub(crate) timer_at: Option<Instant>,
     pub(crate) proto: Proto,
+    /// What a TCP connection's log line needs (only when its frontend logs).
+    pub(crate) tcp_log: Option<Box<TcpLog>>,
+}
+
+/// Facts about a TCP connection for its `tcplog` line at close.
+pub(crate) struct TcpLog {
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    accepted: Instant,
+    accepted_sys: std::time::SystemTime,
+    connect_start: Option<Instant>,
+    connected: Option<Instant>,
+    bytes_in: u64,
+    bytes_out: u64,
+    term: [u8; 4],
+}
+
+impl TcpLog {
+    fn term(&mut self, t: &[u8; 2]) {
+        if self.term == *b"----" {
+            self.term = [t[0], t[1], b'-', b'-'];
+        }
+    }
 }
 
 struct ListenerState {
@@ -1028,7 +1051,7 @@ impl Worker {
         let fe_conn = fe_counters.accept(self.thread);
         let id = self.next_id;
         self.next_id += 1;
-        let conn = Box::new(Conn {
+        let mut conn = Box::new(Conn {
             id,
             frontend,
             fe_conn,
@@ -1040,8 +1063,31 @@ impl Worker {
             retries_left: retries,
             inflight: 0,
             timer_at: None,
+            tcp_log: None,
             proto: Proto::Tcp(TcpConn::new(fd, bufs, self.now)),
         });
+        let logs = self
+            .shared
+            .plan
+            .frontends
+            .get(frontend)
+            .is_some_and(|f| f.logger.is_some());
+        if logs {
+            if let Proto::Tcp(t) = &conn.proto {
+                let fd = t.client.as_fd();
+                conn.tcp_log = Some(Box::new(TcpLog {
+                    peer: sys::peer_addr(fd).ok(),
+                    local: sys::local_addr(fd).ok(),
+                    accepted: self.now,
+                    accepted_sys: std::time::SystemTime::now(),
+                    connect_start: None,
+                    connected: None,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    term: *b"----",
+                }));
+            }
+        }
         let key = self.conns.insert(conn);
         CounterSet::add(&self.counters.global.conns_cur, 1);
         CounterSet::add(&self.counters.global.conns_total, 1);
@@ -1135,6 +1181,9 @@ impl Worker {
 
     /// No server could take the connection: TCP closes, HTTP answers 503.
     fn give_up(&mut self, key: usize) {
+        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+            l.term(b"SC");
+        }
         match self.conns.get(key).map(|c| &c.proto) {
             Some(Proto::Http(_)) => self.h1_no_server(key),
             _ => self.close(key),
@@ -1165,6 +1214,9 @@ impl Worker {
             }
         };
         let _ = sys::set_nodelay(sock.as_fd());
+        if let Some(l) = conn.tcp_log.as_mut() {
+            l.connect_start.get_or_insert(now);
+        }
         let (raw, server_addr) = conn.proto.begin_connect(sock, &addr, now);
         let r = self.ring.connect(
             raw,
@@ -1215,6 +1267,13 @@ impl Worker {
     }
 
     fn abort(&mut self, key: usize, a: Abort) {
+        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+            match a {
+                Abort::Client(_) => l.term(b"CD"),
+                Abort::Server(_) => l.term(b"SD"),
+                Abort::Internal => l.term(b"PD"),
+            }
+        }
         match a {
             Abort::Client(_) => {
                 self.count(|s| CounterSet::add(&s.client_aborts, 1));
@@ -1255,6 +1314,10 @@ impl Worker {
                 } else {
                     match t.on_recv(dir, result, now) {
                         Ok(p) => {
+                            if let Some(l) = conn.tcp_log.as_mut() {
+                                l.bytes_in += p.from_client;
+                                l.bytes_out += p.from_server;
+                            }
                             if p.from_client > 0 {
                                 conn.fe_conn.add(Counter::BytesIn, p.from_client);
                                 CounterSet::add(&self.counters.global.bytes_in, p.from_client);
@@ -1291,6 +1354,9 @@ impl Worker {
                     if result == 0 {
                         t.phase = Phase::Established;
                         t.server_active = now;
+                        if let Some(l) = conn.tcp_log.as_mut() {
+                            l.connected = Some(now);
+                        }
                         self.pump(key);
                     } else {
                         self.connect_failed(key, result);
@@ -1443,6 +1509,9 @@ impl Worker {
                         self.h1_timeout(key);
                         self.maybe_free(key);
                     } else {
+                        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+                            l.term(if l.connected.is_some() { b"cD" } else { b"sC" });
+                        }
                         self.close(key);
                     }
                 }
@@ -1462,6 +1531,8 @@ impl Worker {
         }
         if matches!(conn.proto, Proto::Http(_)) {
             self.h1_log(key);
+        } else {
+            self.tcp_log_line(key);
         }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -1480,6 +1551,72 @@ impl Worker {
         }
         debug_assert!(conn.proto.phase() == Phase::Closing);
         self.maybe_free(key);
+    }
+
+    /// Writes a TCP connection's log line (`option tcplog`), once, as it closes.
+    fn tcp_log_line(&mut self, key: usize) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(l) = conn.tcp_log.take() else {
+            return;
+        };
+        let Some(logger) = self
+            .shared
+            .plan
+            .frontends
+            .get(conn.frontend)
+            .and_then(|f| f.logger.as_ref().map(|lg| (f, lg)))
+        else {
+            return;
+        };
+        let (fe, logger) = logger;
+        let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => {
+                i64::try_from(b.saturating_duration_since(a).as_millis()).unwrap_or(i64::MAX)
+            }
+            _ => crate::log::TIME_ABSENT,
+        };
+        let backend = conn.backend.as_ref();
+        let slot = conn.slot.as_ref();
+        let mut rec = crate::log::LogRecord::new(&fe.name, l.peer, l.accepted_sys);
+        rec.frontend_addr = l.local;
+        rec.server_addr = slot.map(|s| s.addr());
+        rec.backend = backend.map(|b| &*b.name).unwrap_or(&fe.name);
+        rec.server = slot.map(|s| &*s.server().name).unwrap_or(crate::log::NOSRV);
+        rec.t_handshake = 0;
+        rec.t_idle = 0;
+        rec.t_req = 0;
+        rec.t_wait = ms(Some(l.accepted), l.connect_start);
+        rec.t_connect = ms(l.connect_start, l.connected);
+        rec.t_total = ms(Some(l.accepted), Some(now));
+        rec.t_active = rec.t_total;
+        rec.bytes_read = l.bytes_out;
+        rec.bytes_uploaded = l.bytes_in;
+        rec.termination_state = l.term;
+        rec.feconn = u32::try_from(conn.fe_conn.counters().conns.cur()).unwrap_or(u32::MAX);
+        rec.beconn = backend
+            .map(|b| b.conns().cur())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.srv_conn = slot
+            .map(|s| s.server().cur_conns())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.actconn =
+            u32::try_from(self.counters.global.conns_cur.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        rec.retries = backend
+            .map(|b| {
+                b.settings
+                    .retries
+                    .min(RETRIES_MAX)
+                    .saturating_sub(conn.retries_left)
+            })
+            .unwrap_or(0);
+        logger.0.log(&rec);
     }
 
     pub(crate) fn maybe_free(&mut self, key: usize) {

@@ -718,3 +718,31 @@ fn keep_alive_timeout_closes_quietly_and_request_timeout_answers_408() {
     h.stop_now();
     h.join().expect("engine stops");
 }
+
+#[test]
+fn tcp_mode_logs_one_line_per_connection() {
+    let a = origin("a");
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind syslog sink");
+    sink.set_read_timeout(Some(STEP)).expect("timeout");
+    let port = sink.local_addr().expect("addr").port();
+    let text = format!(
+        "defaults\n    mode tcp\n    option tcplog\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+frontend ft\n    bind 127.0.0.1:0\n    log 127.0.0.1:{port} local0\n    default_backend bt\n\
+backend bt\n    server a {}\n",
+        a.addr
+    );
+    let (h, fe) = start(&text);
+    let r = get(
+        fe[0],
+        b"GET /tcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .expect("relayed");
+    assert_eq!(r.status, 200);
+    let mut buf = [0u8; 2048];
+    let n = sink.recv(&mut buf).expect("a log line arrives");
+    let line = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(line.contains(" ft bt/a "), "{line}");
+    assert!(line.contains(" -- ") || line.contains(" ----"), "{line}");
+    h.stop_now();
+    h.join().expect("engine stops");
+}
