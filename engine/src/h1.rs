@@ -9,7 +9,30 @@
 //! after a head are sent straight from the receive buffer they arrived in, validated
 //! (chunked) or counted (Content-Length) on the way; nothing ambiguous is forwarded.
 //!
-//! What this module does not do: TLS, HTTP/2, compression, caching.
+//! Per request: the frontend's `http-request` rules, `use_backend`/`default_backend`
+//! ([`crate::rules`]), the backend's `http-request` rules and `option forwardfor`, then
+//! a server from the backend's balancer: an idle connection of this thread's
+//! [`ServerPool`] when `http-reuse` allows (`safe`: not for a client connection's first
+//! request), else a new one with the TCP mode's retry/redispatch rules. A reused
+//! connection the server had closed is replayed once on a new one when the whole request
+//! is still in `stx`. The response gets the backend's then the frontend's
+//! `http-response` rules. `Connection` is rewritten on both sides for the connection mode
+//! (`http-keep-alive`, `http-server-close`, `httpclose`) and HTTP/1.0 peers; a `101` (or a
+//! 2xx to `CONNECT`) turns the connection into a [`crate::tcp::TcpConn`] tunnel. Each
+//! finished request writes one access log line (`option httplog`, `log-format`) with
+//! HAProxy's timers and termination state.
+//!
+//! Errors answer HAProxy's pages ([`crate::http::errors`]) or the frontend's `errorfile`:
+//! 400 (malformed, ambiguous or too large head, bad chunk: never forwarded), 408
+//! (`timeout http-request`), 502 (invalid or missing response), 503 (no usable server,
+//! connect failures after retries), 504 (`timeout server`). A graceful stop closes idle
+//! keep-alive connections and answers the requests in progress with `Connection: close`.
+//!
+//! Nothing allocates per request: heads are parsed in place, rewritten into one reused
+//! scratch `Vec`, and the rules keep their own reused scratch.
+//!
+//! What this module does not do: TLS, HTTP/2, compression, caching, `tarpit` delays
+//! (answered at once), `option abortonclose`, a backend's own `errorfile`s.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -1939,6 +1962,25 @@ mod tests {
             out,
             b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn pool_prunes_expired_and_caps_each_server() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = l.local_addr().expect("addr");
+        let t0 = Instant::now();
+        let mut p = ServerPool::default();
+        let conn = || -> OwnedFd { std::net::TcpStream::connect(a).expect("connect").into() };
+        assert!(p.put(a, conn(), t0));
+        assert!(
+            p.put(a, conn(), t0 + IDLE_SERVER_TTL),
+            "the expired one is dropped"
+        );
+        assert_eq!(p.len(), 1);
+        for _ in 0..IDLE_SERVERS_PER_SERVER_MAX + 3 {
+            assert!(p.put(a, conn(), t0 + IDLE_SERVER_TTL));
+        }
+        assert_eq!(p.len(), IDLE_SERVERS_PER_SERVER_MAX);
     }
 
     #[test]
