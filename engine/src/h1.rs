@@ -74,6 +74,12 @@ pub const IDLE_SERVERS_PER_SERVER_MAX: usize = 64;
 
 const _: () = assert!(IDLE_SERVERS_PER_SERVER_MAX <= IDLE_SERVERS_PER_THREAD_MAX);
 
+/// At a graceful stop, keep-alive connections idle for less than this may be about to
+/// carry a request (the client cannot know we are closing): they get until then, and a
+/// request arriving meanwhile is answered with `Connection: close`. Closing them at once
+/// loses requests in flight on reloads under load.
+pub const STOP_IDLE_GRACE: Duration = Duration::from_millis(200);
+
 /// Extra headers one request gets from the proxy (Connection, forwardfor, rules).
 pub const REQUEST_EDITS_MAX: usize = 8;
 
@@ -287,6 +293,8 @@ pub struct HttpConn {
     idle_since: Instant,
     /// Status of the current response, 0 before one.
     status: u16,
+    /// Graceful stop: close at this instant if still idle.
+    stop_at: Option<Instant>,
     /// The request asked for a protocol upgrade (`Connection: upgrade` + `Upgrade`).
     wants_upgrade: bool,
     /// The server agreed (101, or 2xx to CONNECT): a tunnel follows this transaction.
@@ -399,6 +407,7 @@ impl HttpConn {
             head_since: None,
             idle_since: now,
             status: 0,
+            stop_at: None,
             wants_upgrade: false,
             upgraded: false,
             peer: addrs.0,
@@ -443,9 +452,19 @@ impl HttpConn {
             return match self.head_since {
                 None if self.requests > 0 => {
                     let ka = fe.http.timeout_http_keep_alive.or(hr);
-                    ka.map(|t| self.idle_since + t)
+                    let at = ka.map(|t| self.idle_since + t);
+                    match (at, self.stop_at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    }
                 }
-                since => hr.map(|t| since.unwrap_or(self.idle_since) + t),
+                since => {
+                    let at = hr.map(|t| since.unwrap_or(self.idle_since) + t);
+                    match (at, self.stop_at.filter(|_| since.is_none())) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    }
+                }
             };
         }
         if self.server.is_some() && matches!(self.resp_st, Msg::Head) && matches!(self.req_st, Msg::Done) {
@@ -941,7 +960,8 @@ impl Worker {
             return;
         };
         if matches!(h.req_st, Msg::Head) && matches!(h.resp_st, Msg::Idle) {
-            if h.idle() && h.requests > 0 {
+            let stop_due = h.stop_at.is_some_and(|t| t <= self.now);
+            if h.idle() && (h.requests > 0 || stop_due) {
                 self.close(key);
             } else {
                 self.h1_error(key, 408);
@@ -966,14 +986,28 @@ impl Worker {
     /// Graceful stop: idle keep-alive connections close now; busy ones close after
     /// their current response (which then carries `Connection: close`).
     pub(crate) fn h1_stop_idle(&mut self) {
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| matches!(&c.proto, Proto::Http(h) if h.idle() && h.c_send.is_none()))
-            .map(|(k, _)| k)
-            .collect();
-        for k in idle {
+        let now = self.now;
+        let mut close = Vec::new();
+        let mut later = Vec::new();
+        for (k, c) in self.conns.iter_mut() {
+            let Proto::Http(h) = &mut c.proto else {
+                continue;
+            };
+            if !(h.idle() && h.c_send.is_none()) {
+                continue;
+            }
+            if now.saturating_duration_since(h.idle_since) >= STOP_IDLE_GRACE {
+                close.push(k);
+            } else {
+                h.stop_at = Some(h.idle_since + STOP_IDLE_GRACE);
+                later.push(k);
+            }
+        }
+        for k in close {
             self.close(k);
+        }
+        for k in later {
+            self.arm_timer(k);
         }
         self.idle_servers = ServerPool::default();
     }
@@ -1277,7 +1311,7 @@ impl Worker {
         }
         if h.crx.is_empty() {
             h.crx.clear();
-            if h.c_eof || (stopping && h.requests > 0) {
+            if h.c_eof {
                 return HeadOutcome::Close;
             }
             if self
@@ -1841,9 +1875,15 @@ impl Worker {
             return;
         };
         debug_assert!(h.c_send.is_none() && h.ctx.is_empty());
-        if !h.keep_client || h.c_eof || stopping || h.s_dropping {
+        if !h.keep_client || h.c_eof || h.s_dropping {
             self.close(key);
             return;
+        }
+        if stopping {
+            // The response promised keep-alive (it was written before the stop was seen):
+            // the client may already be sending its next request, which is answered with
+            // `Connection: close`; silence for the grace period closes it.
+            h.stop_at = Some(now + STOP_IDLE_GRACE);
         }
         h.req_st = Msg::Head;
         h.resp_st = Msg::Idle;

@@ -746,3 +746,20 @@ backend bt\n    server a {}\n",
     h.stop_now();
     h.join().expect("engine stops");
 }
+
+#[test]
+fn graceful_stop_answers_a_request_racing_the_stop() {
+    let (a, b) = (origin("a"), origin("b"));
+    let (h, fe) = start(&cfg("", a.addr, b.addr));
+    let (mut s, mut r) = client(fe[0]);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    read_resp(&mut r, false).expect("first response");
+    // Just idle when the stop comes: the next request is still answered, with close.
+    h.stop_graceful(Some(Instant::now() + Duration::from_secs(8)));
+    s.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let resp = read_resp(&mut r, false).expect("answered despite the stop");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.hdr("connection"), Some("close"));
+    h.join().expect("engine stops");
+}
