@@ -12,8 +12,17 @@ use crate::balance::{Balance, RANDOM_DRAWS_MAX};
 use crate::config::model::{self, Config, Place, Proxy};
 use crate::config::values::{Address, Family, Host, Port};
 use crate::config::{Diagnostic, Level};
-use crate::plan::{FrontendPlan, Mode, Plan, FDS_RESERVED};
+use crate::http::{Limits, TUNE_BUFSIZE_DEFAULT, TUNE_HTTP_MAXHDR_DEFAULT, TUNE_MAXREWRITE_DEFAULT};
+use crate::map::Maps;
+use crate::plan::{
+    ConnMode, ForwardFor, FrontendPlan, HttpLimits, HttpPlan, LoggerRef, Mode, Plan, Reuse, RulesRef,
+    FDS_RESERVED,
+};
+use crate::rules::ProxyRules;
 use crate::table::{BackendConfig, BackendSettings, ServerConfig, Snapshot};
+use crate::tcp::BUF_SMALL_BYTES;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// `maxconn` when the config sets none: HAProxy derives it from the open-file limit; so do
 /// we, capped here. Why the cap: each connection costs two fds and buffers; 100,000 is far
@@ -72,15 +81,25 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
     let threads = g.nbthread.map(|n| n as usize).unwrap_or(0);
     let cpu_map = cpu_map(g);
 
+    let maps = Arc::new(Maps::default());
     let mut backends = Vec::new();
+    let mut backend_rules = HashMap::new();
     for p in cfg.backends().filter(|p| !p.disabled) {
         if let Some(b) = backend(&mut ctx, p) {
             backends.push(b);
         }
+        if p.mode == model::Mode::Http {
+            match ProxyRules::compile(p, &maps) {
+                Ok(r) => {
+                    backend_rules.insert(p.name.clone(), Arc::new(r));
+                }
+                Err(e) => ctx.alert(&p.place, e.to_string()),
+            }
+        }
     }
     let mut frontends = Vec::new();
     for p in cfg.frontends().filter(|p| !p.disabled) {
-        if let Some(f) = frontend(&mut ctx, p, maxconn) {
+        if let Some(f) = frontend(&mut ctx, p, maxconn, g, &maps) {
             frontends.push(f);
         }
     }
@@ -101,6 +120,8 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
         hard_stop_after: g.hard_stop_after,
         frontends,
         snapshot: Snapshot::new(1),
+        maps,
+        backend_rules,
     };
     match Snapshot::from_config(plan.thread_count(), &backends) {
         Ok(s) => plan.snapshot = s,
@@ -158,7 +179,110 @@ fn mode(m: model::Mode) -> Mode {
     }
 }
 
-fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendPlan> {
+/// Largest errorfile or `return file` accepted: HAProxy requires them to fit in one buffer.
+pub const ERRORFILE_BYTES_MAX: usize = BUF_SMALL_BYTES;
+
+fn read_small_file(path: &str) -> Result<Vec<u8>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    if data.len() > ERRORFILE_BYTES_MAX {
+        return Err(format!(
+            "'{path}' is {} bytes, larger than the buffer size ({ERRORFILE_BYTES_MAX})",
+            data.len()
+        ));
+    }
+    Ok(data)
+}
+
+/// `a.b.c.d[/n]` or an IPv6 network.
+fn network(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, bits) = match s.split_once('/') {
+        Some((ip, b)) => (ip, Some(b)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => match b.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => {
+                // A dotted mask (255.255.0.0).
+                let m: Ipv4Addr = b.parse().ok()?;
+                u32::from(m).count_ones() as u8
+            }
+        },
+        None => max,
+    };
+    Some((ip, bits))
+}
+
+fn http_plan(ctx: &mut Ctx, p: &Proxy, g: &model::Global, maps: &Arc<Maps>) -> HttpPlan {
+    let bufsize = g.tune_bufsize.map(|b| b as usize).unwrap_or(TUNE_BUFSIZE_DEFAULT);
+    let maxrewrite = g
+        .tune_maxrewrite
+        .map(|b| b as usize)
+        .unwrap_or(TUNE_MAXREWRITE_DEFAULT);
+    let maxhdr = g
+        .tune_http_maxhdr
+        .map(|b| b as usize)
+        .unwrap_or(TUNE_HTTP_MAXHDR_DEFAULT);
+    let mut limits = Limits::from_tune(bufsize, maxrewrite, maxhdr);
+    // A head must fit in one receive buffer with room for the rewrites.
+    limits.head_bytes_max = limits
+        .head_bytes_max
+        .min(BUF_SMALL_BYTES - TUNE_MAXREWRITE_DEFAULT);
+    let forwardfor = p.options.forwardfor.as_ref().map(|f| ForwardFor {
+        header: f.header.clone(),
+        if_none: f.if_none,
+        except: f.except.as_deref().and_then(network),
+    });
+    let mut errorfiles = Vec::new();
+    for e in &p.errorfiles {
+        match read_small_file(&e.path) {
+            Ok(data) => errorfiles.push((e.status, data.into())),
+            Err(why) => ctx.alert(
+                &p.place,
+                format!("{} '{}': errorfile {}: {why}", p.kind.keyword(), p.name, e.status),
+            ),
+        }
+    }
+    HttpPlan {
+        conn_mode: match p.options.http_conn_mode {
+            model::HttpConnMode::KeepAlive => ConnMode::KeepAlive,
+            model::HttpConnMode::ServerClose => ConnMode::ServerClose,
+            model::HttpConnMode::Close => ConnMode::Close,
+        },
+        reuse: match p.http_reuse {
+            None | Some(model::HttpReuse::Safe) => Reuse::Safe,
+            Some(model::HttpReuse::Never) => Reuse::Never,
+            Some(model::HttpReuse::Aggressive | model::HttpReuse::Always) => Reuse::Always,
+        },
+        forwardfor,
+        timeout_http_request: p.timeouts.http_request,
+        timeout_http_keep_alive: p.timeouts.http_keep_alive,
+        errorfiles,
+        limits: HttpLimits(limits),
+        rules: match ProxyRules::compile(p, maps) {
+            Ok(r) => {
+                for w in r.warnings() {
+                    ctx.warn(&p.place, format!("{} '{}': {w}", p.kind.keyword(), p.name));
+                }
+                Some(RulesRef(Arc::new(r)))
+            }
+            Err(e) => {
+                ctx.alert(&p.place, e.to_string());
+                None
+            }
+        },
+    }
+}
+
+fn frontend(
+    ctx: &mut Ctx,
+    p: &Proxy,
+    global_maxconn: usize,
+    g: &model::Global,
+    maps: &Arc<Maps>,
+) -> Option<FrontendPlan> {
     let mut binds = Vec::new();
     for b in &p.binds {
         match bind_addrs(&b.addr) {
@@ -188,7 +312,29 @@ fn frontend(ctx: &mut Ctx, p: &Proxy, global_maxconn: usize) -> Option<FrontendP
         mode: mode(p.mode),
         default_backend,
         timeout_client: p.timeouts.client,
+        http: if p.mode == model::Mode::Http {
+            http_plan(ctx, p, g, maps)
+        } else {
+            HttpPlan::default()
+        },
+        logger: logger(ctx, p, g),
     })
+}
+
+/// The frontend's access logger, when it has log targets (the log writer thread starts
+/// only then).
+fn logger(ctx: &mut Ctx, p: &Proxy, g: &model::Global) -> Option<LoggerRef> {
+    let has_targets = !p.log.targets.is_empty() || (p.log.global && !g.logs.is_empty());
+    if !has_targets {
+        return None;
+    }
+    match crate::log::logger_for(g, p) {
+        Ok(l) => l.map(|l| LoggerRef(Arc::new(l))),
+        Err(e) => {
+            ctx.alert(&p.place, format!("{} '{}': {e}", p.kind.keyword(), p.name));
+            None
+        }
+    }
 }
 
 /// The addresses of one `bind` entry (port ranges expanded).

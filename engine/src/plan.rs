@@ -5,7 +5,12 @@
 //! ([`Plan::validate`]) is pure so the binary can report errors before starting threads.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::http::Limits;
+use crate::map::Maps;
+use crate::rules::ProxyRules;
 
 use crate::table::{BackendConfig, ServerConfig, Snapshot, TableError};
 
@@ -37,7 +42,95 @@ pub struct FrontendPlan {
     pub default_backend: Option<String>,
     /// `timeout client`: inactivity on the client side; `None` is infinite.
     pub timeout_client: Option<Duration>,
+    /// HTTP-mode settings (ignored in TCP mode).
+    pub http: HttpPlan,
+    /// Access logger (`log` lines with `option httplog`/`tcplog`/`log-format`).
+    pub logger: Option<LoggerRef>,
 }
+
+/// A shared access logger; plans compare them by identity.
+#[derive(Debug, Clone)]
+pub struct LoggerRef(pub Arc<crate::log::ProxyLogger>);
+
+impl PartialEq for LoggerRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LoggerRef {}
+
+/// `option http-keep-alive` / `http-server-close` / `httpclose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnMode {
+    /// Keep both sides alive (default).
+    #[default]
+    KeepAlive,
+    /// Keep the client side alive, close the server side after each response.
+    ServerClose,
+    /// Close both sides after each response.
+    Close,
+}
+
+/// `http-reuse`: when an idle server connection of this thread may carry a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reuse {
+    /// Never: one server connection per client connection.
+    Never,
+    /// Not for the first request of a client connection (default).
+    #[default]
+    Safe,
+    /// For any request (`aggressive` maps here too).
+    Always,
+}
+
+/// `option forwardfor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Header name (default `X-Forwarded-For`).
+    pub header: String,
+    /// `if-none`: only when the request has no such header.
+    pub if_none: bool,
+    /// `except <network>`: clients in it get no header.
+    pub except: Option<(std::net::IpAddr, u8)>,
+}
+
+/// HTTP settings of a frontend.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpPlan {
+    /// Connection mode.
+    pub conn_mode: ConnMode,
+    /// Server connection reuse.
+    pub reuse: Reuse,
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+    /// `timeout http-request`: longest wait for a complete request head.
+    pub timeout_http_request: Option<Duration>,
+    /// `timeout http-keep-alive`: longest idle wait for the next request.
+    pub timeout_http_keep_alive: Option<Duration>,
+    /// `errorfile <code> <file>`: whole responses replacing the defaults, loaded at start.
+    pub errorfiles: Vec<(u16, Arc<[u8]>)>,
+    /// Head limits (`tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`).
+    pub limits: HttpLimits,
+    /// Compiled ACLs, `http-request`/`http-response` rules and `use_backend` switching.
+    pub rules: Option<RulesRef>,
+}
+
+/// Shared compiled rules; plans compare them by identity.
+#[derive(Debug, Clone)]
+pub struct RulesRef(pub Arc<ProxyRules>);
+
+impl PartialEq for RulesRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RulesRef {}
+
+/// [`Limits`] with `Eq` for the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HttpLimits(pub Limits);
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone)]
@@ -61,6 +154,11 @@ pub struct Plan {
     /// Build it with `Snapshot::from_config(plan.thread_count(), ..)` so counters get one
     /// shard per thread.
     pub snapshot: Snapshot,
+    /// Maps of `map*` converters (`virt@` maps and files), shared with the Runtime API.
+    pub maps: Arc<Maps>,
+    /// Compiled rules of HTTP backends by name (`http-request` after routing,
+    /// `http-response`, `option forwardfor`); backends added at run time have none.
+    pub backend_rules: std::collections::HashMap<String, Arc<ProxyRules>>,
 }
 
 /// Why a plan cannot run.
@@ -141,6 +239,8 @@ impl Plan {
             hard_stop_after: None,
             frontends: Vec::new(),
             snapshot: Snapshot::new(1),
+            maps: Arc::default(),
+            backend_rules: Default::default(),
         })
     }
 
@@ -177,8 +277,12 @@ impl Plan {
                 mode: Mode::Tcp,
                 default_backend: Some("be".into()),
                 timeout_client: Some(Duration::from_secs(30)),
+                http: HttpPlan::default(),
+                logger: None,
             }],
             snapshot: Snapshot::new(1),
+            maps: Arc::default(),
+            backend_rules: Default::default(),
         };
         plan.snapshot = Snapshot::from_config(plan.thread_count(), &[be])?;
         Ok(plan)
@@ -218,11 +322,6 @@ impl Plan {
                     frontend: fe.name.clone(),
                     binds: fe.binds.len(),
                     max: BINDS_PER_FRONTEND_MAX,
-                });
-            }
-            if fe.mode == Mode::Http {
-                return Err(PlanError::HttpUnsupported {
-                    frontend: fe.name.clone(),
                 });
             }
             if fe.maxconn == 0 {
@@ -279,9 +378,6 @@ mod tests {
         let mut p = base();
         p.frontends[0].default_backend = Some("nope".into());
         cases.push((p, "frontend 'fe' refers to unknown backend 'nope'"));
-        let mut p = base();
-        p.frontends[0].mode = Mode::Http;
-        cases.push((p, "frontend 'fe': mode http is not supported by this engine yet"));
         let mut p = base();
         p.maxconn = 10_000;
         cases.push((

@@ -252,6 +252,39 @@ impl TcpConn {
         }
     }
 
+    /// A tunnel taking over an HTTP connection after `101 Switching Protocols` (or a
+    /// `CONNECT`): both sockets connected, each direction's buffer already holding the
+    /// bytes received past the heads (`start..end`), sent before anything else.
+    pub fn tunnel(
+        client: OwnedFd,
+        server: OwnedFd,
+        c2s: (IoBuf, usize, usize),
+        s2c: (IoBuf, usize, usize),
+        now: Instant,
+    ) -> TcpConn {
+        debug_assert!(!c2s.0.is_busy() && !s2c.0.is_busy(), "tunnel from busy buffers");
+        let mut a = Half::new(c2s.0);
+        a.seg[0] = Seg {
+            start: c2s.1.min(c2s.2),
+            end: c2s.2,
+        };
+        let mut b = Half::new(s2c.0);
+        b.seg[0] = Seg {
+            start: s2c.1.min(s2c.2),
+            end: s2c.2,
+        };
+        TcpConn {
+            client,
+            server: Some(server),
+            server_addr: sys::RawSockAddr::empty(),
+            phase: Phase::Established,
+            c2s: a,
+            s2c: b,
+            client_active: now,
+            server_active: now,
+        }
+    }
+
     /// Gives back the buffers (only when nothing is in flight).
     pub fn into_bufs(self, out: &mut Vec<IoBuf>) {
         debug_assert!(!self.c2s.busy() && !self.s2c.busy(), "freeing buffers in flight");

@@ -86,6 +86,23 @@ impl IoBuf {
         }
         self.mem.get(start..end)
     }
+
+    /// The bytes in `start..end` for writing, if the buffer is idle and the range is in bounds.
+    pub fn get_mut(&mut self, start: usize, end: usize) -> Option<&mut [u8]> {
+        if self.busy {
+            return None;
+        }
+        self.mem.get_mut(start..end)
+    }
+
+    /// Moves `start..end` to the front (compaction); false if busy or out of bounds.
+    pub fn shift_to_front(&mut self, start: usize, end: usize) -> bool {
+        if self.busy || start > end || end > self.mem.len() {
+            return false;
+        }
+        self.mem.copy_within(start..end, 0);
+        true
+    }
 }
 
 impl Drop for IoBuf {
@@ -174,6 +191,24 @@ impl Ring {
         debug_assert!(!buf.busy, "recv into a busy buffer");
         let len = u32::try_from(buf.mem.len()).unwrap_or(u32::MAX);
         let e = opcode::Recv::new(types::Fd(fd), buf.mem.as_mut_ptr(), len)
+            .build()
+            .user_data(user_data);
+        self.push(e)?;
+        buf.busy = true;
+        Ok(())
+    }
+
+    /// Receives into `buf[offset..]` (appending after bytes already held); the buffer stays
+    /// busy until the completion.
+    pub fn recv_at(&mut self, fd: RawFd, buf: &mut IoBuf, offset: usize, user_data: u64) -> io::Result<()> {
+        debug_assert!(!buf.busy, "recv into a busy buffer");
+        let tail = buf
+            .mem
+            .get_mut(offset..)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "recv offset out of buffer"))?;
+        let len = u32::try_from(tail.len()).unwrap_or(u32::MAX);
+        let e = opcode::Recv::new(types::Fd(fd), tail.as_mut_ptr(), len)
             .build()
             .user_data(user_data);
         self.push(e)?;

@@ -34,6 +34,8 @@ use slab::Slab;
 
 use crate::balance::{Balance, LbState};
 use crate::counters::{Counter, FrontendConn, FrontendCounters};
+use crate::h1::{HttpConn, ServerPool};
+use crate::plan::Mode;
 use crate::plan::{Plan, PlanError};
 use crate::sys;
 use crate::table::{Backend, ConnSlot, Pick, QueueTicket, Snapshot, Tables};
@@ -79,16 +81,16 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 // Operation tags in the low byte of user_data; the slab key or listener index above.
 const TAG_ACCEPT: u64 = 1;
 const TAG_WAKE: u64 = 2;
-const TAG_C_RECV: u64 = 3;
-const TAG_C_SEND: u64 = 4;
-const TAG_S_RECV: u64 = 5;
-const TAG_S_SEND: u64 = 6;
-const TAG_CONNECT: u64 = 7;
-const TAG_CONNECT_TIMEOUT: u64 = 8;
-const TAG_CANCEL: u64 = 9;
+pub(crate) const TAG_C_RECV: u64 = 3;
+pub(crate) const TAG_C_SEND: u64 = 4;
+pub(crate) const TAG_S_RECV: u64 = 5;
+pub(crate) const TAG_S_SEND: u64 = 6;
+pub(crate) const TAG_CONNECT: u64 = 7;
+pub(crate) const TAG_CONNECT_TIMEOUT: u64 = 8;
+pub(crate) const TAG_CANCEL: u64 = 9;
 const TAG_CANCEL_ACCEPT: u64 = 10;
 
-fn ud(key: usize, tag: u64) -> u64 {
+pub(crate) fn ud(key: usize, tag: u64) -> u64 {
     ((key as u64) << 8) | tag
 }
 
@@ -230,6 +232,10 @@ pub struct CounterSet {
     pub server_aborts: AtomicU64,
     /// Accept errors.
     pub accept_errors: AtomicU64,
+    /// HTTP requests received (`req_tot`).
+    pub http_requests: AtomicU64,
+    /// HTTP responses by status class: 1xx, 2xx, 3xx, 4xx, 5xx, other (`hrsp_*`).
+    pub http_responses: [AtomicU64; 6],
 }
 
 /// A plain-number copy of a [`CounterSet`], summed over threads.
@@ -257,15 +263,22 @@ pub struct Counts {
     pub server_aborts: u64,
     /// Accept errors.
     pub accept_errors: u64,
+    /// HTTP requests received.
+    pub http_requests: u64,
+    /// HTTP responses by status class: 1xx, 2xx, 3xx, 4xx, 5xx, other.
+    pub http_responses: [u64; 6],
 }
 
 impl CounterSet {
-    fn add(c: &AtomicU64, n: u64) {
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
         // Single writer: a load + store is enough and cheaper than an RMW.
         c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
     fn sub(c: &AtomicU64, n: u64) {
         c.store(c.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
+    }
+    pub(crate) fn sub_one(c: &AtomicU64) {
+        Self::sub(c, 1);
     }
     fn read_into(&self, out: &mut Counts) {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -280,6 +293,10 @@ impl CounterSet {
         out.client_aborts += r(&self.client_aborts);
         out.server_aborts += r(&self.server_aborts);
         out.accept_errors += r(&self.accept_errors);
+        out.http_requests += r(&self.http_requests);
+        for (o, c) in out.http_responses.iter_mut().zip(self.http_responses.iter()) {
+            *o += r(c);
+        }
     }
 }
 
@@ -294,9 +311,9 @@ pub struct ThreadCounters {
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 
-struct Shared {
-    plan: Plan,
-    tables: Arc<Tables>,
+pub(crate) struct Shared {
+    pub(crate) plan: Plan,
+    pub(crate) tables: Arc<Tables>,
     fe_counters: Vec<Arc<FrontendCounters>>,
     stop: AtomicU8,
     hard_deadline: Mutex<Option<Instant>>,
@@ -307,6 +324,10 @@ struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn fe_counters_for(&self, frontend: usize) -> Option<&Arc<FrontendCounters>> {
+        self.fe_counters.get(frontend)
+    }
+
     fn reserve(&self, frontend: usize) -> bool {
         let max = self.plan.maxconn;
         if self
@@ -522,6 +543,11 @@ impl EngineHandle {
         &self.shared.tables
     }
 
+    /// The maps of `map*` converters (`virt@` maps), for the Runtime API's map commands.
+    pub fn maps(&self) -> &Arc<crate::map::Maps> {
+        &self.shared.plan.maps
+    }
+
     /// Per-frontend counters, by index in [`Plan::frontends`].
     pub fn frontend_counters(&self) -> &[Arc<FrontendCounters>] {
         &self.shared.fe_counters
@@ -538,32 +564,133 @@ impl Drop for EngineHandle {
     }
 }
 
-/// Per-connection protocol state: TCP now, HTTP later on the same loop.
+/// Per-connection protocol state: TCP and HTTP/1.1 on the same loop. The HTTP state is
+/// boxed so that TCP connections do not pay for its size (`Conn` itself is boxed).
+#[allow(clippy::large_enum_variant)]
 pub enum Proto {
     /// Layer-4 forwarding.
     Tcp(TcpConn),
+    /// HTTP/1.1 proxying ([`crate::h1`]).
+    Http(Box<HttpConn>),
 }
 
-struct Conn {
-    id: u64,
-    frontend: usize,
+impl Proto {
+    pub(crate) fn phase(&self) -> Phase {
+        match self {
+            Proto::Tcp(t) => t.phase,
+            Proto::Http(h) => h.phase,
+        }
+    }
+
+    pub(crate) fn phase_mut(&mut self) -> &mut Phase {
+        match self {
+            Proto::Tcp(t) => &mut t.phase,
+            Proto::Http(h) => &mut h.phase,
+        }
+    }
+
+    fn has_server(&self) -> bool {
+        match self {
+            Proto::Tcp(t) => t.server.is_some(),
+            Proto::Http(h) => h.server.is_some(),
+        }
+    }
+
+    /// Drops the server socket after a failed connect (nothing is in flight on it).
+    fn drop_server(&mut self) {
+        match self {
+            Proto::Tcp(t) => t.server = None,
+            Proto::Http(h) => h.server = None,
+        }
+    }
+
+    /// Installs a new server socket and its address, and enters `Connecting`.
+    fn begin_connect(&mut self, sock: OwnedFd, addr: &SocketAddr, now: Instant) -> (i32, &sys::RawSockAddr) {
+        let (server, server_addr, phase, active) = match self {
+            Proto::Tcp(t) => (
+                &mut t.server,
+                &mut t.server_addr,
+                &mut t.phase,
+                &mut t.server_active,
+            ),
+            Proto::Http(h) => {
+                h.connect_pending = true;
+                h.txn.connect_start.get_or_insert(now);
+                (
+                    &mut h.server,
+                    &mut h.server_addr,
+                    &mut h.phase,
+                    &mut h.server_active,
+                )
+            }
+        };
+        debug_assert!(server.is_none(), "connect with a server socket open");
+        *server_addr = sys::RawSockAddr::new(addr);
+        *phase = Phase::Connecting;
+        *active = now;
+        let raw = sock.as_raw_fd();
+        *server = Some(sock);
+        (raw, server_addr)
+    }
+
+    fn fds(&self) -> [Option<std::os::fd::BorrowedFd<'_>>; 2] {
+        match self {
+            Proto::Tcp(t) => [Some(t.client.as_fd()), t.server.as_ref().map(|s| s.as_fd())],
+            Proto::Http(h) => [Some(h.client.as_fd()), h.server.as_ref().map(|s| s.as_fd())],
+        }
+    }
+
+    fn into_bufs(self, out: &mut Vec<IoBuf>) {
+        match self {
+            Proto::Tcp(t) => t.into_bufs(out),
+            Proto::Http(h) => h.into_bufs(out),
+        }
+    }
+}
+
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) frontend: usize,
     /// Holds the frontend's `scur` while the connection lives.
-    fe_conn: FrontendConn,
-    /// The backend version this connection was routed with.
-    backend: Option<Arc<Backend>>,
+    pub(crate) fe_conn: FrontendConn,
+    /// The backend version this connection (HTTP: this request) was routed with.
+    pub(crate) backend: Option<Arc<Backend>>,
     /// The chosen server's place (counts in its `scur`/`maxconn`).
-    slot: Option<ConnSlot>,
+    pub(crate) slot: Option<ConnSlot>,
     /// Waiting for a server place since `Pick::Queue`, until the given instant.
-    queue: Option<(QueueTicket, Instant)>,
-    /// Client address, for `balance source`.
-    client_ip: Option<IpAddr>,
+    pub(crate) queue: Option<(QueueTicket, Instant)>,
+    /// Client address, for `balance source` and `option forwardfor`.
+    pub(crate) client_ip: Option<IpAddr>,
     /// The next connect attempt redispatches to another server.
-    redispatch_pending: bool,
-    retries_left: u32,
-    inflight: u32,
+    pub(crate) redispatch_pending: bool,
+    pub(crate) retries_left: u32,
+    pub(crate) inflight: u32,
     /// Deadline of this connection's live entry in the timer heap (others are stale).
-    timer_at: Option<Instant>,
-    proto: Proto,
+    pub(crate) timer_at: Option<Instant>,
+    pub(crate) proto: Proto,
+    /// What a TCP connection's log line needs (only when its frontend logs).
+    pub(crate) tcp_log: Option<Box<TcpLog>>,
+}
+
+/// Facts about a TCP connection for its `tcplog` line at close.
+pub(crate) struct TcpLog {
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    accepted: Instant,
+    accepted_sys: std::time::SystemTime,
+    connect_start: Option<Instant>,
+    connected: Option<Instant>,
+    bytes_in: u64,
+    bytes_out: u64,
+    term: [u8; 4],
+}
+
+impl TcpLog {
+    fn term(&mut self, t: &[u8; 2]) {
+        if self.term == *b"----" {
+            self.term = [t[0], t[1], b'-', b'-'];
+        }
+    }
 }
 
 struct ListenerState {
@@ -575,12 +702,12 @@ struct ListenerState {
     retry_at: Option<Instant>,
 }
 
-struct Worker {
-    thread: usize,
-    ring: Ring,
-    shared: Arc<Shared>,
-    counters: Arc<ThreadCounters>,
-    conns: Slab<Box<Conn>>,
+pub(crate) struct Worker {
+    pub(crate) thread: usize,
+    pub(crate) ring: Ring,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) counters: Arc<ThreadCounters>,
+    pub(crate) conns: Slab<Box<Conn>>,
     listeners: Vec<ListenerState>,
     pool: Vec<IoBuf>,
     /// Idle large buffers; `large_out` counts all large buffers this thread allocated
@@ -593,8 +720,14 @@ struct Worker {
     wake_armed: bool,
     lb: LbState,
     next_id: u64,
-    now: Instant,
-    stopping: bool,
+    pub(crate) now: Instant,
+    pub(crate) stopping: bool,
+    /// Idle keep-alive server connections of this thread (HTTP).
+    pub(crate) idle_servers: ServerPool,
+    /// Scratch for writing HTTP heads, reused by every request.
+    pub(crate) head_out: Vec<u8>,
+    /// Working memory of the HTTP rules, reset for each message.
+    pub(crate) rules_scratch: crate::rules::EvalScratch,
     hard_deadline: Option<Instant>,
     closing_all: bool,
 }
@@ -634,6 +767,9 @@ impl Worker {
             next_id: 1,
             now: Instant::now(),
             stopping: false,
+            idle_servers: ServerPool::default(),
+            head_out: Vec::with_capacity(BUF_SMALL_BYTES),
+            rules_scratch: crate::rules::EvalScratch::default(),
             hard_deadline: None,
             closing_all: false,
         })
@@ -722,6 +858,7 @@ impl Worker {
         }
         if !self.stopping {
             self.stopping = true;
+            self.h1_stop_idle();
             for (i, l) in self.listeners.iter_mut().enumerate() {
                 if l.armed {
                     // The accept completes with ECANCELED (or an fd we then serve).
@@ -833,7 +970,7 @@ impl Worker {
         self.new_conn(frontend, fd);
     }
 
-    fn take_buf(&mut self) -> IoBuf {
+    pub(crate) fn take_buf(&mut self) -> IoBuf {
         self.pool.pop().unwrap_or_else(|| IoBuf::new(BUF_SMALL_BYTES))
     }
 
@@ -842,7 +979,9 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &mut conn.proto;
+        let Proto::Tcp(t) = &mut conn.proto else {
+            return;
+        };
         for half in [&mut t.c2s, &mut t.s2c] {
             if !half.can_grow() {
                 continue;
@@ -868,7 +1007,7 @@ impl Worker {
     }
 
     /// Returns a buffer to its pool (or frees it).
-    fn give_buf(&mut self, b: IoBuf) {
+    pub(crate) fn give_buf(&mut self, b: IoBuf) {
         if b.is_busy() {
             debug_assert!(false, "returning a busy buffer");
             return; // IoBuf's Drop leaks it
@@ -882,6 +1021,10 @@ impl Worker {
 
     fn new_conn(&mut self, frontend: usize, fd: OwnedFd) {
         let _ = sys::set_nodelay(fd.as_fd());
+        if self.shared.plan.frontends.get(frontend).map(|f| f.mode) == Some(Mode::Http) {
+            self.h1_new_conn(frontend, fd);
+            return;
+        }
         let bufs = [self.take_buf(), self.take_buf()];
         let snap = self.shared.tables.load();
         let backend = self
@@ -908,7 +1051,7 @@ impl Worker {
         let fe_conn = fe_counters.accept(self.thread);
         let id = self.next_id;
         self.next_id += 1;
-        let conn = Box::new(Conn {
+        let mut conn = Box::new(Conn {
             id,
             frontend,
             fe_conn,
@@ -920,8 +1063,31 @@ impl Worker {
             retries_left: retries,
             inflight: 0,
             timer_at: None,
+            tcp_log: None,
             proto: Proto::Tcp(TcpConn::new(fd, bufs, self.now)),
         });
+        let logs = self
+            .shared
+            .plan
+            .frontends
+            .get(frontend)
+            .is_some_and(|f| f.logger.is_some());
+        if logs {
+            if let Proto::Tcp(t) = &conn.proto {
+                let fd = t.client.as_fd();
+                conn.tcp_log = Some(Box::new(TcpLog {
+                    peer: sys::peer_addr(fd).ok(),
+                    local: sys::local_addr(fd).ok(),
+                    accepted: self.now,
+                    accepted_sys: std::time::SystemTime::now(),
+                    connect_start: None,
+                    connected: None,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    term: *b"----",
+                }));
+            }
+        }
         let key = self.conns.insert(conn);
         CounterSet::add(&self.counters.global.conns_cur, 1);
         CounterSet::add(&self.counters.global.conns_total, 1);
@@ -930,12 +1096,18 @@ impl Worker {
         self.arm_timer(key);
     }
 
-    fn count(&self, f: impl Fn(&CounterSet)) {
+    pub(crate) fn next_conn_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn count(&self, f: impl Fn(&CounterSet)) {
         f(&self.counters.global);
     }
 
     /// Adds to the chosen server's and backend's totals, if a server was chosen.
-    fn count_server(&self, key: usize, c: Counter, n: u64) {
+    pub(crate) fn count_server(&self, key: usize, c: Counter, n: u64) {
         if let Some(slot) = self.conns.get(key).and_then(|c| c.slot.as_ref()) {
             slot.add(c, n);
         }
@@ -943,16 +1115,18 @@ impl Worker {
 
     /// Chooses a server with the backend's algorithm and starts connecting; with
     /// `redispatch`, another server than the current one when one is usable.
-    fn route(&mut self, key: usize, redispatch: bool) {
+    pub(crate) fn route(&mut self, key: usize, redispatch: bool) {
         let now = self.now;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &conn.proto;
-        debug_assert!(t.phase != Phase::Closing, "routing a closing connection");
-        debug_assert!(t.server.is_none(), "routing with a server socket open");
+        debug_assert!(
+            conn.proto.phase() != Phase::Closing,
+            "routing a closing connection"
+        );
+        debug_assert!(!conn.proto.has_server(), "routing with a server socket open");
         let Some(backend) = conn.backend.clone() else {
-            self.close(key);
+            self.give_up(key);
             return;
         };
         let exclude = if redispatch {
@@ -981,20 +1155,47 @@ impl Worker {
                     }
                 };
                 if now >= until {
+                    conn.queue = None;
                     self.count(|s| CounterSet::add(&s.timeouts, 1));
-                    self.close(key);
+                    self.give_up(key);
                     return;
                 }
-                let Proto::Tcp(t) = &mut conn.proto;
-                t.phase = Phase::WaitRetry((now + QUEUE_POLL).min(until));
+                *conn.proto.phase_mut() = Phase::WaitRetry((now + QUEUE_POLL).min(until));
                 self.arm_timer(key);
             }
-            Pick::NoServer => self.close(key),
+            Pick::NoServer => self.give_up(key),
         }
     }
 
-    /// Connects to the server of the connection's slot.
-    fn start_connect(&mut self, key: usize) {
+    /// Gives back a connection's `maxconn` reservation (a connection freed outside
+    /// `maybe_free`).
+    pub(crate) fn shared_release(&self, frontend: usize) {
+        self.shared.release(frontend);
+    }
+
+    /// A connection just turned into a TCP tunnel: start relaying.
+    pub(crate) fn tunnel_started(&mut self, key: usize) {
+        self.pump(key);
+        self.arm_timer(key);
+    }
+
+    /// No server could take the connection: TCP closes, HTTP answers 503.
+    fn give_up(&mut self, key: usize) {
+        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+            l.term(b"SC");
+        }
+        match self.conns.get(key).map(|c| &c.proto) {
+            Some(Proto::Http(_)) => self.h1_no_server(key),
+            _ => self.close(key),
+        }
+    }
+
+    /// Connects to the server of the connection's slot (HTTP: or reuses an idle connection).
+    pub(crate) fn start_connect(&mut self, key: usize) {
+        if self.h1_try_reuse(key) {
+            return;
+        }
+        let now = self.now;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -1008,21 +1209,18 @@ impl Worker {
         let sock = match sys::tcp_socket(&addr) {
             Ok(s) => s,
             Err(_) => {
-                self.close(key);
+                self.give_up(key);
                 return;
             }
         };
         let _ = sys::set_nodelay(sock.as_fd());
-        let Proto::Tcp(t) = &mut conn.proto;
-        debug_assert!(t.server.is_none(), "connect with a server socket open");
-        t.server_addr = sys::RawSockAddr::new(&addr);
-        t.phase = Phase::Connecting;
-        t.server_active = self.now;
-        let raw = sock.as_raw_fd();
-        t.server = Some(sock);
+        if let Some(l) = conn.tcp_log.as_mut() {
+            l.connect_start.get_or_insert(now);
+        }
+        let (raw, server_addr) = conn.proto.begin_connect(sock, &addr, now);
         let r = self.ring.connect(
             raw,
-            &t.server_addr,
+            server_addr,
             ud(key, TAG_CONNECT),
             timeout.map(|d| (d, ud(key, TAG_CONNECT_TIMEOUT))),
         );
@@ -1036,7 +1234,13 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &mut conn.proto;
+        let t = match &mut conn.proto {
+            Proto::Tcp(t) => t,
+            Proto::Http(_) => {
+                self.h1_pump(key);
+                return;
+            }
+        };
         if t.phase == Phase::Closing {
             return;
         }
@@ -1046,7 +1250,9 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &mut conn.proto;
+        let Proto::Tcp(t) = &mut conn.proto else {
+            return;
+        };
         let r = t.pump(
             &mut self.ring,
             (ud(key, TAG_C_RECV), ud(key, TAG_S_SEND)),
@@ -1061,6 +1267,13 @@ impl Worker {
     }
 
     fn abort(&mut self, key: usize, a: Abort) {
+        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+            match a {
+                Abort::Client(_) => l.term(b"CD"),
+                Abort::Server(_) => l.term(b"SD"),
+                Abort::Internal => l.term(b"PD"),
+            }
+        }
         match a {
             Abort::Client(_) => {
                 self.count(|s| CounterSet::add(&s.client_aborts, 1));
@@ -1083,7 +1296,14 @@ impl Worker {
         };
         debug_assert!(conn.inflight > 0, "completion with nothing in flight");
         conn.inflight = conn.inflight.saturating_sub(1);
-        let Proto::Tcp(t) = &mut conn.proto;
+        let t = match &mut conn.proto {
+            Proto::Tcp(t) => t,
+            Proto::Http(_) => {
+                self.h1_event(key, tag, result);
+                self.maybe_free(key);
+                return;
+            }
+        };
         let closing = t.phase == Phase::Closing;
         match tag {
             TAG_CANCEL | TAG_CONNECT_TIMEOUT => {}
@@ -1094,6 +1314,10 @@ impl Worker {
                 } else {
                     match t.on_recv(dir, result, now) {
                         Ok(p) => {
+                            if let Some(l) = conn.tcp_log.as_mut() {
+                                l.bytes_in += p.from_client;
+                                l.bytes_out += p.from_server;
+                            }
                             if p.from_client > 0 {
                                 conn.fe_conn.add(Counter::BytesIn, p.from_client);
                                 CounterSet::add(&self.counters.global.bytes_in, p.from_client);
@@ -1130,6 +1354,9 @@ impl Worker {
                     if result == 0 {
                         t.phase = Phase::Established;
                         t.server_active = now;
+                        if let Some(l) = conn.tcp_log.as_mut() {
+                            l.connected = Some(now);
+                        }
                         self.pump(key);
                     } else {
                         self.connect_failed(key, result);
@@ -1147,27 +1374,31 @@ impl Worker {
     /// when the algorithm is not a hash (`source`) and more than one server is active.
     /// A connection error (not a timeout) waits min(`timeout connect`, 1s) before
     /// retrying, except when redispatching with such a non-hash algorithm.
-    fn connect_failed(&mut self, key: usize, result: i32) {
+    pub(crate) fn connect_failed(&mut self, key: usize, result: i32) {
         self.count(|s| CounterSet::add(&s.connect_errors, 1));
         self.count_server(key, Counter::ConnErrors, 1);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &mut conn.proto;
         // The connect has completed: nothing else is in flight on the server socket
         // (server-side recv/send start only once established).
+        if let Proto::Tcp(t) = &conn.proto {
+            debug_assert!(
+                !t.s2c.busy() && !t.c2s.send_pending,
+                "server socket busy after failed connect"
+            );
+        }
         debug_assert!(
-            !t.s2c.busy() && !t.c2s.send_pending,
-            "server socket busy after failed connect"
+            conn.proto.phase() == Phase::Connecting,
+            "connect failure outside connecting"
         );
-        debug_assert!(t.phase == Phase::Connecting, "connect failure outside connecting");
-        t.server = None;
+        conn.proto.drop_server();
         let Some(backend) = conn.backend.clone() else {
-            self.close(key);
+            self.give_up(key);
             return;
         };
         if conn.retries_left == 0 {
-            self.close(key);
+            self.give_up(key);
             return;
         }
         conn.retries_left -= 1;
@@ -1197,7 +1428,7 @@ impl Worker {
                 .timeout_connect
                 .unwrap_or(RETRY_DELAY_MAX)
                 .min(RETRY_DELAY_MAX);
-            t.phase = Phase::WaitRetry(self.now + delay);
+            *conn.proto.phase_mut() = Phase::WaitRetry(self.now + delay);
             self.arm_timer(key);
         } else {
             self.retry(key);
@@ -1220,7 +1451,10 @@ impl Worker {
         let conn = self.conns.get(key)?;
         let fe = self.shared.plan.frontends.get(conn.frontend)?;
         let be = conn.backend.as_ref().map(|b| &b.settings);
-        let Proto::Tcp(t) = &conn.proto;
+        let t = match &conn.proto {
+            Proto::Tcp(t) => t,
+            Proto::Http(h) => return h.deadline(fe, be),
+        };
         t.deadline(
             fe.timeout_client,
             be.and_then(|b| b.timeout_server),
@@ -1228,7 +1462,7 @@ impl Worker {
         )
     }
 
-    fn arm_timer(&mut self, key: usize) {
+    pub(crate) fn arm_timer(&mut self, key: usize) {
         let Some(d) = self.deadline(key) else { return };
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -1252,13 +1486,16 @@ impl Worker {
                 continue; // stale entry
             }
             conn.timer_at = None;
-            let Proto::Tcp(t) = &conn.proto;
-            if let Phase::WaitRetry(retry_at) = t.phase {
+            if let Phase::WaitRetry(retry_at) = conn.proto.phase() {
                 if retry_at <= self.now {
                     if conn.queue.is_some() {
                         self.route(key, false);
                     } else {
                         self.retry(key);
+                    }
+                    if matches!(self.conns.get(key).map(|c| &c.proto), Some(Proto::Http(_))) {
+                        self.h1_pump(key);
+                        self.maybe_free(key);
                     }
                     self.arm_timer(key);
                     continue;
@@ -1268,7 +1505,15 @@ impl Worker {
                 Some(d) if d > self.now => self.arm_timer(key),
                 Some(_) => {
                     self.count(|s| CounterSet::add(&s.timeouts, 1));
-                    self.close(key);
+                    if matches!(self.conns.get(key).map(|c| &c.proto), Some(Proto::Http(_))) {
+                        self.h1_timeout(key);
+                        self.maybe_free(key);
+                    } else {
+                        if let Some(l) = self.conns.get_mut(key).and_then(|c| c.tcp_log.as_mut()) {
+                            l.term(if l.connected.is_some() { b"cD" } else { b"sC" });
+                        }
+                        self.close(key);
+                    }
                 }
                 None => {}
             }
@@ -1277,18 +1522,24 @@ impl Worker {
 
     /// Starts closing: cancels operations in flight; the connection is freed once all
     /// completions have arrived (buffers and fds stay owned until then).
-    fn close(&mut self, key: usize) {
+    pub(crate) fn close(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let Proto::Tcp(t) = &mut conn.proto;
-        if t.phase == Phase::Closing {
+        if conn.proto.phase() == Phase::Closing {
             return;
         }
-        t.phase = Phase::Closing;
+        if matches!(conn.proto, Proto::Http(_)) {
+            self.h1_log(key);
+        } else {
+            self.tcp_log_line(key);
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        *conn.proto.phase_mut() = Phase::Closing;
         if conn.inflight > 0 {
-            let fds = [Some(t.client.as_fd()), t.server.as_ref().map(|s| s.as_fd())];
-            for fd in fds.into_iter().flatten() {
+            for fd in conn.proto.fds().into_iter().flatten() {
                 if self.ring.cancel_fd(fd.as_raw_fd(), ud(key, TAG_CANCEL)).is_ok() {
                     conn.inflight += 1;
                 } else {
@@ -1298,17 +1549,83 @@ impl Worker {
             }
             // A linked connect timeout is cancelled along with its connect.
         }
-        debug_assert!(matches!(&conn.proto, Proto::Tcp(t) if t.phase == Phase::Closing));
+        debug_assert!(conn.proto.phase() == Phase::Closing);
         self.maybe_free(key);
     }
 
-    fn maybe_free(&mut self, key: usize) {
+    /// Writes a TCP connection's log line (`option tcplog`), once, as it closes.
+    fn tcp_log_line(&mut self, key: usize) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(l) = conn.tcp_log.take() else {
+            return;
+        };
+        let Some(logger) = self
+            .shared
+            .plan
+            .frontends
+            .get(conn.frontend)
+            .and_then(|f| f.logger.as_ref().map(|lg| (f, lg)))
+        else {
+            return;
+        };
+        let (fe, logger) = logger;
+        let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => {
+                i64::try_from(b.saturating_duration_since(a).as_millis()).unwrap_or(i64::MAX)
+            }
+            _ => crate::log::TIME_ABSENT,
+        };
+        let backend = conn.backend.as_ref();
+        let slot = conn.slot.as_ref();
+        let mut rec = crate::log::LogRecord::new(&fe.name, l.peer, l.accepted_sys);
+        rec.frontend_addr = l.local;
+        rec.server_addr = slot.map(|s| s.addr());
+        rec.backend = backend.map(|b| &*b.name).unwrap_or(&fe.name);
+        rec.server = slot.map(|s| &*s.server().name).unwrap_or(crate::log::NOSRV);
+        rec.t_handshake = 0;
+        rec.t_idle = 0;
+        rec.t_req = 0;
+        rec.t_wait = ms(Some(l.accepted), l.connect_start);
+        rec.t_connect = ms(l.connect_start, l.connected);
+        rec.t_total = ms(Some(l.accepted), Some(now));
+        rec.t_active = rec.t_total;
+        rec.bytes_read = l.bytes_out;
+        rec.bytes_uploaded = l.bytes_in;
+        rec.termination_state = l.term;
+        rec.feconn = u32::try_from(conn.fe_conn.counters().conns.cur()).unwrap_or(u32::MAX);
+        rec.beconn = backend
+            .map(|b| b.conns().cur())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.srv_conn = slot
+            .map(|s| s.server().cur_conns())
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        rec.actconn =
+            u32::try_from(self.counters.global.conns_cur.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        rec.retries = backend
+            .map(|b| {
+                b.settings
+                    .retries
+                    .min(RETRIES_MAX)
+                    .saturating_sub(conn.retries_left)
+            })
+            .unwrap_or(0);
+        logger.0.log(&rec);
+    }
+
+    pub(crate) fn maybe_free(&mut self, key: usize) {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
-        let Proto::Tcp(t) = &conn.proto;
-        if t.phase != Phase::Closing || conn.inflight > 0 {
-            if t.phase != Phase::Closing {
+        let phase = conn.proto.phase();
+        if phase != Phase::Closing || conn.inflight > 0 {
+            if phase != Phase::Closing {
                 self.arm_timer(key);
             }
             return;
@@ -1320,10 +1637,9 @@ impl Worker {
         );
         CounterSet::sub(&self.counters.global.conns_cur, 1);
         self.shared.release(conn.frontend);
-        let Proto::Tcp(t) = conn.proto;
         // Dropping the fds closes them: no operation refers to them any more.
         let mut bufs = std::mem::take(&mut self.scratch_bufs);
-        t.into_bufs(&mut bufs);
+        conn.proto.into_bufs(&mut bufs);
         for b in bufs.drain(..) {
             self.give_buf(b);
         }

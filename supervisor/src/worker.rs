@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use engine::build;
 use engine::config::Config;
-use engine::map::Maps;
 use engine::plan::Plan;
 use engine::worker::{Engine, EngineHandle, Listener};
 
@@ -112,7 +111,7 @@ fn run_inner(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<E
         ),
         None => (None, None),
     };
-    let maps = Arc::new(Maps::default());
+    let maps = Arc::clone(&plan.maps);
     let plan_view = plan.clone();
     let handle = Engine::start(plan, listeners).context("start the engine")?;
     let mut ctx = control_plane::context(cfg, &plan_view, &handle, maps, started);
