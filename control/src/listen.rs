@@ -529,10 +529,27 @@ impl Conn {
     }
 }
 
+/// Most connections waiting to be accepted on a TCP stats socket.
+/// Why: `stats maxconn` is small (10 by default); the kernel queue only absorbs bursts.
+const TCP_BACKLOG: i32 = 128;
+
+/// Binds a TCP stats socket with `SO_REUSEADDR` and `SO_REUSEPORT`: during a reload the new
+/// worker binds the same address while the old one still holds it, as HAProxy's workers do.
+fn bind_tcp(a: &SocketAddr) -> io::Result<TcpListener> {
+    use rustix::net::{sockopt, AddressFamily, SocketType};
+    let family = if a.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, rustix::net::SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    sockopt::set_socket_reuseport(&fd, true)?;
+    rustix::net::bind(&fd, a)?;
+    rustix::net::listen(&fd, TCP_BACKLOG)?;
+    Ok(TcpListener::from(fd))
+}
+
 fn bind(spec: &SocketSpec) -> Result<(Listener, SocketAddrSpec), ListenError> {
     match &spec.addr {
         SocketAddrSpec::Tcp(a) => {
-            let l = TcpListener::bind(a).map_err(|source| ListenError::Bind {
+            let l = bind_tcp(a).map_err(|source| ListenError::Bind {
                 addr: a.to_string(),
                 source,
             })?;

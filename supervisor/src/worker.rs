@@ -117,7 +117,7 @@ fn run_inner(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<E
     let mut ctx = control_plane::context(cfg, &plan_view, &handle, maps, started);
     ctx.sockets = control_plane::socket_infos(&specs);
     let ctx = Arc::new(ctx);
-    let control = control_plane::serve(cfg, specs, Arc::clone(&ctx))?;
+    let mut control = control_plane::serve(cfg, specs, Arc::clone(&ctx))?;
     if let Some(master) = &master {
         master
             .notify_ready()
@@ -136,7 +136,7 @@ fn run_inner(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<E
             })
             .context("spawn the master link thread")?;
     }
-    supervise(&handle, signals, hard_stop_after, &master_gone);
+    supervise(&handle, signals, hard_stop_after, &master_gone, &mut control);
     let result = handle.join();
     if let Some(c) = control {
         c.shutdown();
@@ -149,11 +149,13 @@ fn run_inner(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<E
 
 /// Waits for a stop: SIGTERM, SIGINT or SIGUSR1 (the master's soft stop) stop gracefully,
 /// bounded by `hard-stop-after`; SIGQUIT stops at once; a vanished master stops gracefully.
+/// The stats sockets close as soon as the stop begins.
 fn supervise(
     handle: &EngineHandle,
     signals: std::fs::File,
     hard_stop_after: Option<Duration>,
     master_gone: &AtomicBool,
+    control: &mut Option<control::listen::ControlHandle>,
 ) {
     let mut stopping = false;
     loop {
@@ -178,6 +180,12 @@ fn supervise(
         {
             handle.stop_graceful(hard_stop_after.map(|d| Instant::now() + d));
             stopping = true;
+            // A stopping worker stops taking Runtime API clients at once: after a reload
+            // the new worker's sockets must get them all. Forwarded `@!pid` commands still
+            // reach this worker over the master link while it drains.
+            if let Some(c) = control.take() {
+                c.shutdown();
+            }
         }
     }
 }
