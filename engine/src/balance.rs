@@ -380,6 +380,16 @@ impl Backend {
     /// Smooth weighted round-robin (nginx): each candidate gains its weight, the highest
     /// wins and loses the total. Spreads a 5:1:1 backend as a a b a c a a, never a a a a a b c.
     fn smooth_rr(&self, lb: &mut LbState, cands: &[usize]) -> Option<usize> {
+        // Equal weights: one cursor shared by every thread gives strict alternation across
+        // threads (smooth WRR would only alternate within each thread).
+        if let Some(first) = cands.first().and_then(|&i| self.servers.get(i)) {
+            let w = first.weight();
+            if cands.iter().all(|&i| self.servers.get(i).is_some_and(|s| s.weight() == w)) {
+                let n = self.rt.rr_cursor.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let k = usize::try_from(n % cands.len() as u64).unwrap_or(0);
+                return cands.get(k).copied();
+            }
+        }
         let thread = lb.thread;
         let st = lb.per_backend(self);
         if st.fresh {
@@ -555,6 +565,20 @@ mod tests {
             .map(|t| name(&b.pick(&mut LbState::with_seed(t, 1), None, None)).map(str::to_owned))
             .collect();
         assert_eq!(firsts, [Some("a".to_owned()), Some("b".to_owned())]);
+    }
+
+    #[test]
+    fn equal_weights_alternate_across_threads() {
+        // Connections accepted by any thread, in any order, still alternate a b a b: the
+        // cursor is shared, as HAProxy's one round-robin tree is.
+        let b = backend(Balance::RoundRobin, &[("a", 1), ("b", 1)]);
+        let mut lbs = [LbState::with_seed(0, 1), LbState::with_seed(1, 2)];
+        let order = [0, 0, 1, 0, 1, 1, 1, 0];
+        let got: Vec<String> = order
+            .iter()
+            .map(|&t| name(&b.pick(&mut lbs[t], None, None)).unwrap_or("-").to_owned())
+            .collect();
+        assert_eq!(got, ["a", "b", "a", "b", "a", "b", "a", "b"]);
     }
 
     #[test]

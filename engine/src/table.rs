@@ -534,6 +534,10 @@ pub(crate) struct BackendRuntime {
     pub(crate) conns: Gauge,
     pub(crate) queued: Gauge,
     pub(crate) counters: Counters,
+    /// Shared round-robin cursor for equal-weight backends: consecutive connections
+    /// alternate between servers whatever thread accepts them, as HAProxy's single
+    /// round-robin tree does (`curl` twice shows both servers). One relaxed add per pick.
+    pub(crate) rr_cursor: AtomicU64,
 }
 
 /// Source of [`Backend::stamp`]: unique per built backend object, so per-thread balancer
@@ -589,6 +593,7 @@ impl Backend {
                 conns: Gauge::new(),
                 queued: Gauge::new(),
                 counters: Counters::new(threads),
+                rr_cursor: AtomicU64::new(0),
             }),
         };
         for s in &cfg.servers {
