@@ -428,6 +428,23 @@ impl HttpConn {
         out.push(self.stx.io);
     }
 
+    /// Buffer bookkeeping that must hold between events.
+    fn check(&self) {
+        debug_assert!(
+            self.crx.start <= self.cfwd && self.cfwd <= self.crx.end && self.crx.end <= self.crx.cap()
+        );
+        debug_assert!(
+            self.srx.start <= self.sfwd && self.sfwd <= self.srx.end && self.srx.end <= self.srx.cap()
+        );
+        debug_assert!(self.ctx.start <= self.ctx.end && self.stx.start <= self.stx.end);
+        debug_assert!(!(self.c_recv && self.s_send == Some(Src::Rx)), "crx lent twice");
+        debug_assert!(!(self.s_recv && self.c_send == Some(Src::Rx)), "srx lent twice");
+        debug_assert!(
+            self.server.is_some() || !(self.s_recv || self.s_send.is_some()),
+            "server ops without a server"
+        );
+    }
+
     /// Idle between requests: no transaction, no request byte received.
     fn idle(&self) -> bool {
         matches!(self.req_st, Msg::Head) && matches!(self.resp_st, Msg::Idle) && self.crx.is_empty()
@@ -1034,6 +1051,7 @@ impl Worker {
         if h.phase == Phase::Closing {
             return false;
         }
+        h.check();
         // A new request head.
         if matches!(h.req_st, Msg::Head) && matches!(h.resp_st, Msg::Idle) {
             match self.h1_head(key, stopping) {
@@ -1168,6 +1186,7 @@ impl Worker {
                         return self.h1_server_failed(key);
                     }
                     h.srx.clear();
+                    h.sfwd = 0;
                     if self
                         .ring
                         .recv_at(srv_fd(h), &mut h.srx.io, 0, ud(key, TAG_S_RECV))
@@ -1311,6 +1330,7 @@ impl Worker {
         }
         if h.crx.is_empty() {
             h.crx.clear();
+            h.cfwd = 0;
             if h.c_eof {
                 return HeadOutcome::Close;
             }
