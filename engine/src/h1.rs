@@ -32,7 +32,7 @@
 //! scratch `Vec`, and the rules keep their own reused scratch.
 //!
 //! What this module does not do: TLS, HTTP/2, compression, caching, `tarpit` delays
-//! (answered at once), `option abortonclose`, a backend's own `errorfile`s.
+//! (answered at once), `option abortonclose`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -915,10 +915,15 @@ impl Worker {
         }
         let connected = h.txn.connected.is_some();
         let close = errors::always_closes(status) || !matches!(h.req_st, Msg::Done) || !h.keep_client;
-        let custom = self
+        let be_file = conn
+            .backend
+            .as_ref()
+            .and_then(|b| self.shared.plan.backend_errorfiles.get(&*b.name))
+            .and_then(|files| files.iter().find(|(s, _)| *s == status));
+        let fe_file = self
             .fe_http(fe)
-            .and_then(|p| p.errorfiles.iter().find(|(s, _)| *s == status))
-            .map(|(_, b)| b.clone());
+            .and_then(|p| p.errorfiles.iter().find(|(s, _)| *s == status));
+        let custom = be_file.or(fe_file).map(|(_, b)| b.clone());
         self.head_out.clear();
         match custom {
             Some(b) => self.head_out.extend_from_slice(&b),

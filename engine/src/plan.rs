@@ -159,6 +159,9 @@ pub struct Plan {
     /// Compiled rules of HTTP backends by name (`http-request` after routing,
     /// `http-response`, `option forwardfor`); backends added at run time have none.
     pub backend_rules: std::collections::HashMap<String, Arc<ProxyRules>>,
+    /// `errorfile`s of HTTP backends by name: used for errors once a request was routed
+    /// there, before the frontend's.
+    pub backend_errorfiles: std::collections::HashMap<String, Vec<(u16, Arc<[u8]>)>>,
 }
 
 /// Why a plan cannot run.
@@ -241,6 +244,7 @@ impl Plan {
             snapshot: Snapshot::new(1),
             maps: Arc::default(),
             backend_rules: Default::default(),
+            backend_errorfiles: Default::default(),
         })
     }
 
@@ -283,6 +287,7 @@ impl Plan {
             snapshot: Snapshot::new(1),
             maps: Arc::default(),
             backend_rules: Default::default(),
+            backend_errorfiles: Default::default(),
         };
         plan.snapshot = Snapshot::from_config(plan.thread_count(), &[be])?;
         Ok(plan)
