@@ -60,6 +60,9 @@ impl PartialEq for LoggerRef {
 
 impl Eq for LoggerRef {}
 
+/// `errorfile <code> <file>` lines of one proxy: status and the whole response, loaded at start.
+pub type ErrorFiles = Vec<(u16, Arc<[u8]>)>;
+
 /// `option http-keep-alive` / `http-server-close` / `httpclose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnMode {
@@ -109,7 +112,7 @@ pub struct HttpPlan {
     /// `timeout http-keep-alive`: longest idle wait for the next request.
     pub timeout_http_keep_alive: Option<Duration>,
     /// `errorfile <code> <file>`: whole responses replacing the defaults, loaded at start.
-    pub errorfiles: Vec<(u16, Arc<[u8]>)>,
+    pub errorfiles: ErrorFiles,
     /// Head limits (`tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`).
     pub limits: HttpLimits,
     /// Compiled ACLs, `http-request`/`http-response` rules and `use_backend` switching.
@@ -161,7 +164,7 @@ pub struct Plan {
     pub backend_rules: std::collections::HashMap<String, Arc<ProxyRules>>,
     /// `errorfile`s of HTTP backends by name: used for errors once a request was routed
     /// there, before the frontend's.
-    pub backend_errorfiles: std::collections::HashMap<String, Vec<(u16, Arc<[u8]>)>>,
+    pub backend_errorfiles: std::collections::HashMap<String, ErrorFiles>,
 }
 
 /// Why a plan cannot run.
