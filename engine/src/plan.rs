@@ -206,12 +206,6 @@ pub enum PlanError {
     /// The tables refused the backends.
     #[error(transparent)]
     Table(#[from] TableError),
-    /// HTTP mode is not implemented yet.
-    #[error("frontend '{frontend}': mode http is not supported by this engine yet")]
-    HttpUnsupported {
-        /// Frontend name.
-        frontend: String,
-    },
     /// Zero maxconn would never accept.
     #[error("maxconn must be at least 1 (got {maxconn} in '{scope}')")]
     ZeroMaxconn {
