@@ -18,9 +18,19 @@ fn maps(kind: MatchKind, n: usize, key: impl Fn(usize) -> String) -> Maps {
     m
 }
 
+/// Variant name, kind, entries, key maker, a hit sample, a miss sample.
+type Case = (
+    &'static str,
+    MatchKind,
+    usize,
+    fn(usize) -> String,
+    &'static str,
+    &'static str,
+);
+
 fn lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine/map");
-    let cases: [(&str, MatchKind, usize, fn(usize) -> String, &str, &str); 5] = [
+    let cases: [Case; 5] = [
         (
             "str",
             MatchKind::Str,

@@ -7,10 +7,32 @@
 //! - The level is checked here, when the command runs (`Permission denied`): a session
 //!   can lower its level (`operator`, `user`) between two commands of one line.
 //! - `wait` never blocks: [`execute`] returns a [`Pending`] that the caller polls with
-//!   [`poll_wait`] (the socket server keeps serving other sessions meanwhile).
+//!   [`poll_wait`] (the socket server keeps serving other sessions meanwhile). As in
+//!   HAProxy 3.4, a client that closes its side (`echo ... | socat`) stops the wait after
+//!   one last check ([`interrupt_wait`]: `Done.`, `Failed. <why>` or `Interrupted. <why>`).
 //!
 //! Answers are the text before the empty line that ends every answer; the socket server
 //! adds that line.
+//!
+//! Compatibility notes (where ringlb answers differently from HAProxy 3.4, or could not
+//! check the text):
+//! - texts are HAProxy's (source, or observed on 3.4.3 where marked "observed") except
+//!   `No defaults section named '<d>'.`, `could not resolve address '<a>'.` and the
+//!   messages of ringlb-only limits (table and map sizes), which are ringlb's;
+//! - `del backend` answers `Backend deleted.` alone (3.4 also prints log lines about the
+//!   backend's former servers before it);
+//! - `enable|disable health|agent`, `set server ... agent` and `shutdown sessions server`
+//!   check that the server exists and answer like HAProxy, but have no effect until the
+//!   engine exposes health checks and per-core session kills;
+//! - `add server` takes an IP literal (`<ip>[:<port>]`, `ipv4@`, `ipv6@`), not a host name;
+//!   of its keywords only `weight`, `maxconn`, `backup`/`no-backup` and `id` shape the
+//!   server, the others are accepted and ignored;
+//! - `show servers state` prints check fields as "no check" servers have them;
+//! - `show stat` rows: servers then BACKEND for each backend after every FRONTEND row
+//!   (HAProxy interleaves by proxy declaration order); `status` is UP/DOWN/MAINT/DRAIN/NOLB
+//!   (no "no check"); `typed` tags are simplified (`KNS` for names, `MGP` otherwise);
+//! - a change is recorded through [`Context::on_change`] and can be replayed into the next
+//!   worker ([`keep_on_reload`], [`replay`]): HAProxy forgets runtime changes on reload.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -43,24 +65,43 @@ pub const SERVER_EXISTS: &str = "Already exists a server with the same name in b
 pub const SERVER_NOT_IN_MAINT: &str = "Only servers in maintenance mode can be deleted.";
 /// `del server` on a server still used by connections.
 pub const SERVER_HAS_CONNS: &str = "Server still has connections attached to it, cannot remove it.";
-/// `del backend` on a published backend (3.4 text unverified).
+/// `del backend` on a published backend (3.4, observed).
 pub const BACKEND_IS_PUBLISHED: &str = "Backend must be unpublished prior to its deletion.";
-/// `del backend` on a backend with servers (3.4 text unverified).
-pub const BACKEND_HAS_SERVERS: &str = "Backend must not contain any server prior to its deletion.";
+/// `del backend` on a backend with servers (3.4, observed).
+pub const BACKEND_HAS_SERVERS: &str = "Only a backend without server can be deleted.";
 /// `del backend` on a backend still in use (3.4 text unverified).
 pub const BACKEND_HAS_STREAMS: &str = "Backend still has streams attached to it, cannot remove it.";
-/// `add backend` with a name already used (3.4 text unverified).
-pub const BACKEND_EXISTS: &str = "A proxy with the same name already exists.";
+/// `add backend` with a name already used by a backend or frontend (3.4, observed), e.g.
+/// `Error during backend creation : name is already used by other proxy 'backend b1'.`
+pub fn backend_exists(kind: &str, name: &str) -> String {
+    format!("Error during backend creation : name is already used by other proxy '{kind} {name}'.")
+}
+/// `wait` interrupted because the client closed its side (3.4, observed); HAProxy prints
+/// `(null)` when there is no reason.
+pub const WAIT_INTERRUPTED: &str = "Interrupted.";
+/// `add server` into a backend whose algorithm cannot take servers at run time (3.4,
+/// observed; 3.0-3.3 answered `messages::SERVER_NEEDS_DYNAMIC_LB`).
+pub fn server_needs_dynamic_lb(backend: &str) -> String {
+    format!("Backend does not support dynamic servers : backend '{backend}' uses a non dynamic load balancing method.")
+}
+/// `add server` with a keyword dynamic servers refuse (observed: `enabled`, `no-check`).
+pub fn server_option_refused(kw: &str) -> String {
+    format!("'{kw}' option is not accepted for dynamic server")
+}
 /// `wait` whose delay ran out.
 pub const WAIT_EXPIRED: &str = "Wait delay expired.";
 /// `wait` whose condition can never be met.
 pub const WAIT_FAILED: &str = "Failed.";
-/// `set map` on a key that is not in the map.
-pub const MAP_KEY_NOT_FOUND: &str = "Pattern not found.";
+/// `set map` on a key that is not in the map (`pat_ref_set`'s error plus `.`).
+pub const MAP_KEY_NOT_FOUND: &str = "entry not found.";
 /// `del map` on a key that is not in the map.
 pub const MAP_DEL_NOT_FOUND: &str = "Key not found.";
-/// `commit map` / `add map @<ver>` with an unknown version.
-pub const MAP_VERSION_UNKNOWN: &str = "Unknown version.";
+/// `commit map` outside the prepared versions.
+pub const MAP_VERSION_OUT_OF_RANGE: &str = "Version number out of range.";
+/// `add map @<ver>` beyond the last prepared version.
+pub const MAP_VERSION_FUTURE: &str = "Version number in the future, please use 'prepare map' before.";
+/// `#0x<ref>` that is not hexadecimal.
+pub const MAP_MALFORMED_ID: &str = "Malformed identifier. Please use #<id> or <file>.";
 
 /// Why a frontend command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -335,10 +376,10 @@ pub fn run(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
     reply
 }
 
-/// Checks a pending `wait`: `Some(answer)` when it is over (condition met, failed, or the
-/// delay ran out), `None` to poll again later (every [`WAIT_POLL_INTERVAL`]).
-pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
-    let check = match &p.condition {
+/// One check of a `wait` condition: `Ok(true)` met, `Ok(false)` not yet (or no
+/// condition), `Err((permanent, reason))` not met, for good or for now.
+fn check_wait(ctx: &Context, p: &Pending) -> Result<bool, (bool, String)> {
+    match &p.condition {
         None => Ok(false),
         Some(WaitCondition::SrvRemovable(s)) => {
             match ctx
@@ -356,8 +397,13 @@ pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
             Err(e @ TableError::BackendBusy { .. }) => Err((false, table_error_text(&e))),
             Err(e) => Err((true, table_error_text(&e))),
         },
-    };
-    match check {
+    }
+}
+
+/// Checks a pending `wait`: `Some(answer)` when it is over (condition met, failed, or the
+/// delay ran out), `None` to poll again later (every [`WAIT_POLL_INTERVAL`]).
+pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
+    match check_wait(ctx, p) {
         Ok(true) => Some(format!("{}\n", msg::WAIT_DONE)),
         Err((true, why)) => Some(format!("{WAIT_FAILED} {why}\n")),
         Ok(false) | Err((false, _)) if now < p.deadline => None,
@@ -369,6 +415,18 @@ pub fn poll_wait(ctx: &Context, p: &Pending, now: Instant) -> Option<String> {
             }
         }
         Err((false, why)) => Some(format!("{WAIT_EXPIRED} {why}\n")),
+    }
+}
+
+/// The answer of a pending `wait` whose client closed its side: HAProxy stops waiting,
+/// checks once more and answers `Interrupted. <reason>` (`Interrupted. (null)` for a bare
+/// delay) unless the condition is met or failed for good.
+pub fn interrupt_wait(ctx: &Context, p: &Pending) -> String {
+    match check_wait(ctx, p) {
+        Ok(true) => format!("{}\n", msg::WAIT_DONE),
+        Err((true, why)) => format!("{WAIT_FAILED} {why}\n"),
+        Ok(false) => format!("{WAIT_INTERRUPTED} (null)\n"),
+        Err((false, why)) => format!("{WAIT_INTERRUPTED} {why}\n"),
     }
 }
 
@@ -385,7 +443,8 @@ pub fn finish_wait(ctx: &Context, p: &Pending) -> String {
 
 /// The answer to one whole line given at `level` (the master CLI forwards `@1 <cmd>` lines
 /// here): every command of the line runs in one fresh non-interactive session, answers
-/// are concatenated, each followed by its empty line. `wait` blocks this thread.
+/// are concatenated, each followed by its empty line. `wait` checks once and does not
+/// block (see [`interrupt_wait`]), as HAProxy's `@1 wait ...` does.
 pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
     let mut session = Session::new(level, SESSION_TIMEOUT_DEFAULT);
     let mut splitter = crate::split::Splitter::new();
@@ -414,9 +473,14 @@ pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
             }
             crate::split::Feed::Request(req) => {
                 let r = execute(ctx, &mut session, &req);
+                if r.close && r.text.is_empty() {
+                    break;
+                }
                 out.push_str(&r.text);
+                // A forwarded command has no open client side: `wait` does not wait
+                // (HAProxy's `@1 wait ...` answers at once, `Interrupted.` if unmet).
                 if let Some(p) = &r.pending {
-                    out.push_str(&finish_wait(ctx, p));
+                    out.push_str(&interrupt_wait(ctx, p));
                 }
                 out.push('\n');
                 if r.close {
@@ -428,12 +492,81 @@ pub fn answer(ctx: &Context, line: &str, level: Level) -> String {
     out
 }
 
+/// Whether a recorded change survives a reload, by ringlb's rule: **the config file wins
+/// for the objects it defines**. `defined(backend, server)` says whether the new config
+/// defines that backend (`server: None`) or that server of it.
+///
+/// - Backends and servers created at runtime keep every change made to them (and are
+///   dropped if the new config now defines an object of the same name).
+/// - Changes to config-defined backends and servers (weights, states, addresses) are not
+///   replayed: the config's values apply (`show servers state` / a state file carry
+///   operational state across restarts, as in HAProxy).
+/// - `virt@` maps keep their runtime content; file maps are re-read from their files.
+pub fn keep_on_reload(cmd: &Command, defined: &dyn Fn(&str, Option<&str>) -> bool) -> bool {
+    use Command as C;
+    let server = |s: &ServerRef| !defined(s.backend.as_str(), Some(s.server.as_str()));
+    let map = |m: &Word| m.as_bytes().starts_with(b"virt@");
+    match cmd {
+        C::AddBackend { name, .. } => !defined(name.as_str(), None),
+        C::PublishBackend(b) | C::UnpublishBackend(b) | C::DelBackend(b) => !defined(b.as_str(), None),
+        C::AddServer { server: s, .. }
+        | C::SetServerState { server: s, .. }
+        | C::SetServerWeight { server: s, .. }
+        | C::SetServerHealth { server: s, .. }
+        | C::SetServerAddr { server: s, .. }
+        | C::SetWeight { server: s, .. }
+        | C::SetMaxconnServer { server: s, .. } => server(s),
+        C::DelServer(s) | C::EnableServer(s) | C::DisableServer(s) => server(s),
+        C::AddMap { map: m, .. }
+        | C::SetMap { map: m, .. }
+        | C::DelMap { map: m, .. }
+        | C::ClearMap { map: m, .. }
+        | C::PrepareMap { map: m }
+        | C::CommitMap { map: m, .. } => map(m),
+        _ => false,
+    }
+}
+
+/// Replays recorded changes (canonical command texts, see [`Context::on_change`]) into a
+/// new worker's context at admin level, in order. Returns the changes that failed, with
+/// their answers (a change whose object is gone answers an error and is skipped).
+pub fn replay(ctx: &Context, changes: &[Vec<u8>]) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    for change in changes {
+        let mut session = Session::new(Level::Admin, SESSION_TIMEOUT_DEFAULT);
+        session.experimental = true;
+        let text = String::from_utf8_lossy(change).into_owned();
+        let reply = match crate::parse(change) {
+            Ok(cmd) => run(ctx, &mut session, &cmd),
+            Err(e) => Reply::text(e.reply(session.vis())),
+        };
+        let ok = reply.text.is_empty()
+            || [
+                msg::NEW_BACKEND_REGISTERED,
+                msg::NEW_SERVER_REGISTERED,
+                msg::BACKEND_PUBLISHED,
+                msg::BACKEND_UNPUBLISHED,
+                msg::BACKEND_DELETED,
+                msg::SERVER_DELETED,
+            ]
+            .iter()
+            .any(|m| reply.text.trim_end() == *m)
+            || reply.text.starts_with("New version created: ")
+            || reply.text.starts_with("IP changed from ")
+            || reply.text.starts_with("no need to change the addr");
+        if !ok {
+            failed.push((text, reply.text));
+        }
+    }
+    failed
+}
+
 fn table_error_text(e: &TableError) -> String {
     match e {
         TableError::NoSuchBackend { .. } => msg::NO_SUCH_BACKEND.to_string(),
         TableError::NoSuchServer { .. } => msg::NO_SUCH_SERVER.to_string(),
         TableError::ServerExists { .. } => SERVER_EXISTS.to_string(),
-        TableError::BackendExists { .. } => BACKEND_EXISTS.to_string(),
+        TableError::BackendExists { name } => backend_exists("backend", name),
         TableError::ServerNotInMaint { .. } => SERVER_NOT_IN_MAINT.to_string(),
         TableError::ServerBusy { .. } => SERVER_HAS_CONNS.to_string(),
         TableError::BackendPublished { .. } => BACKEND_IS_PUBLISHED.to_string(),
@@ -456,7 +589,11 @@ fn table_error_text(e: &TableError) -> String {
 fn map_error_text(e: &MapError) -> String {
     match e {
         MapError::NoSuchMap { .. } => msg::UNKNOWN_MAP.to_string(),
-        MapError::NoSuchVersion { .. } => MAP_VERSION_UNKNOWN.to_string(),
+        MapError::VersionOutOfRange { .. } | MapError::NoSuchVersion { .. } => {
+            MAP_VERSION_OUT_OF_RANGE.to_string()
+        }
+        MapError::FutureVersion { .. } => MAP_VERSION_FUTURE.to_string(),
+        MapError::MalformedRef { .. } => MAP_MALFORMED_ID.to_string(),
         other => {
             let mut s = other.to_string();
             if let Some(first) = s.get_mut(0..1) {
@@ -537,7 +674,10 @@ fn dispatch(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
             }
             Reply {
                 pending: Some(Pending {
-                    deadline: Instant::now() + Duration::from_millis(u64::from(delay.as_ms())),
+                    // At most ~24.8 days (`DELAY_MS_MAX`): always representable.
+                    deadline: Instant::now()
+                        .checked_add(Duration::from_millis(u64::from(delay.as_ms())))
+                        .unwrap_or_else(Instant::now),
                     condition: condition.clone(),
                 }),
                 ..Reply::default()
@@ -633,6 +773,9 @@ fn dispatch(ctx: &Context, session: &mut Session, cmd: &Command) -> Reply {
 
         // ---- backends ----
         C::AddBackend { name, from, mode } => {
+            if ctx.frontends.list().iter().any(|f| f.name == name.as_str()) {
+                return Reply::text(backend_exists("frontend", name.as_str()));
+            }
             let Some(mut cfg) = (ctx.defaults)(from.as_str()) else {
                 return Reply::text(format!("No defaults section named '{from}'.\n"));
             };
@@ -899,7 +1042,15 @@ fn add_server(
         return Reply::text(msg::NO_SUCH_BACKEND);
     };
     if b.balance.is_static() {
-        return Reply::text(msg::SERVER_NEEDS_DYNAMIC_LB);
+        return Reply::text(server_needs_dynamic_lb(&b.name));
+    }
+    for (p, kw) in [
+        (ServerParam::Enabled, "enabled"),
+        (ServerParam::NoCheck, "no-check"),
+    ] {
+        if params.contains(&p) {
+            return Reply::text(server_option_refused(kw));
+        }
     }
     let a = word_str(addr);
     let Some(sa) = parse_server_addr(&a) else {
@@ -987,12 +1138,13 @@ fn admin_bits(s: table::AdminState) -> u8 {
     }
 }
 
-/// HAProxy's `SRV_ST_*`: 0 stopped, 2 running, 3 stopping.
-fn oper_num(s: table::OperState) -> u8 {
-    match s {
-        table::OperState::Down => 0,
-        table::OperState::Up => 2,
-        table::OperState::Stopping => 3,
+/// HAProxy's `SRV_ST_*`: 0 stopped, 2 running, 3 stopping. A server in maintenance is
+/// stopped (observed: a fresh dynamic server shows `op_state=0 admin_state=1`).
+fn oper_num(admin: table::AdminState, s: table::OperState) -> u8 {
+    match (admin, s) {
+        (table::AdminState::Maint, _) | (_, table::OperState::Down) => 0,
+        (_, table::OperState::Up) => 2,
+        (_, table::OperState::Stopping) => 3,
     }
 }
 
@@ -1018,7 +1170,7 @@ fn servers_state(ctx: &Context, backend: Option<&Name>) -> Reply {
                 s.id,
                 s.name,
                 s.addr.ip(),
-                oper_num(s.oper()),
+                oper_num(s.admin(), s.oper()),
                 admin_bits(s.admin()),
                 s.weight(),
                 s.initial_weight,
@@ -1082,9 +1234,7 @@ fn show_map(ctx: &Context, version: Option<MapVersion>, map: Option<&Word>) -> R
     let Some(m) = set.find(&word_str(map)) else {
         return Reply::text(msg::UNKNOWN_MAP);
     };
-    let Some(entries) = m.entries_at(version) else {
-        return Reply::text(MAP_VERSION_UNKNOWN);
-    };
+    let entries = m.entries_at(version);
     let mut out = String::new();
     for e in entries {
         let _ = writeln!(out, "0x{:x} {} {}", e.id, e.key, e.value);
@@ -1218,11 +1368,13 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("add backend b1 from nodef", "No defaults section named 'nodef'.\n"),
             ("add backend b1 from mydefaults", "New backend registered.\n"),
-            ("add backend b1 from mydefaults", "A proxy with the same name already exists.\n"),
+            ("add backend b1 from mydefaults", "Error during backend creation : name is already used by other proxy 'backend b1'.\n"),
             ("add server b1/s1 127.0.0.1:9000 check weight 5", "New server registered.\n"),
             ("add server b1/s1 127.0.0.1:9000", "Already exists a server with the same name in backend.\n"),
             ("add server nob/s1 127.0.0.1:9000", "No such backend.\n"),
             ("add server b1/s2 not-an-ip:80", "could not resolve address 'not-an-ip:80'.\n"),
+            ("add server b1/s2 127.0.0.1:80 enabled", "'enabled' option is not accepted for dynamic server\n"),
+            ("add server b1/s2 127.0.0.1:80 check no-check", "'no-check' option is not accepted for dynamic server\n"),
             ("get weight b1/s1", "5 (initial 5)\n"),
             ("set server b1/s1 weight 50%", ""),
             ("get weight b1/s1", "2 (initial 5)\n"),
@@ -1234,7 +1386,7 @@ mod tests {
             ("show backend", "# name\nweb\nb1\n"),
             ("del backend b1", "Backend must be unpublished prior to its deletion.\n"),
             ("unpublish backend b1", "Backend unpublished.\n"),
-            ("del backend b1", "Backend must not contain any server prior to its deletion.\n"),
+            ("del backend b1", "Only a backend without server can be deleted.\n"),
             ("set server b1/s1 state maint", ""),
             ("wait 1s srv-removable b1/s1", "Done.\n"),
             ("del server b1/s1", "Server deleted.\n"),
@@ -1249,7 +1401,11 @@ mod tests {
             ("get map virt@paths.map /test/x", "type=beg, case=sensitive, found=yes, idx=tree, key=\"/test\", value=\"b1\", type=\"str\"\n"),
             ("get map virt@paths.map /nope", "type=beg, case=sensitive, found=no\n"),
             ("set map virt@paths.map /test b2", ""),
-            ("set map virt@paths.map /zz b2", "Pattern not found.\n"),
+            ("set map virt@paths.map /zz b2", "entry not found.\n"),
+            ("set map virt@paths.map #0xzz b2", "Malformed identifier. Please use #<id> or <file>.\n"),
+            ("set map virt@paths.map #0x1 b2", ""),
+            ("add map @5 virt@paths.map /f x", "Version number in the future, please use 'prepare map' before.\n"),
+            ("commit map @5 virt@paths.map", "Version number out of range.\n"),
             ("del map virt@paths.map /zz", "Key not found.\n"),
             ("prepare map virt@paths.map", "New version created: 1\n"),
             ("add map @1 virt@paths.map /v1 x", ""),
@@ -1298,6 +1454,87 @@ mod tests {
         assert_eq!(
             run_line(&c, &mut s, "wait 50ms be-removable web"),
             "Failed. Backend must be unpublished prior to its deletion.\n"
+        );
+    }
+
+    #[test]
+    fn changes_replay_into_a_new_worker() {
+        let recorded = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let mut c = ctx();
+        let rec = recorded.clone();
+        c.on_change = Some(Box::new(move |cmd: &Command| {
+            if let Ok(mut r) = rec.lock() {
+                r.push(cmd.to_bytes());
+            }
+        }));
+        let out = answer(
+            &c,
+            "add backend dyn from mydefaults; add server dyn/a 127.0.0.1:9001; enable server dyn/a; publish backend dyn; add map virt@paths.map /d dyn; set server web/s1 weight 7; show backend",
+            Level::Admin,
+        );
+        assert!(out.contains("Backend published."), "{out}");
+        let changes = recorded.lock().unwrap().clone();
+        assert_eq!(changes.len(), 6, "show backend is not a change");
+        // The next worker: config defines web/s1 (its change is dropped by the rule).
+        let defined = |b: &str, s: Option<&str>| b == "web" && s.is_none_or(|s| s == "s1");
+        let kept: Vec<Vec<u8>> = changes
+            .iter()
+            .filter(|c| crate::parse(c).is_ok_and(|cmd| keep_on_reload(&cmd, &defined)))
+            .cloned()
+            .collect();
+        assert_eq!(kept.len(), 5);
+        let next = ctx();
+        assert!(replay(&next, &kept).is_empty());
+        let snap = next.tables.load();
+        let b = snap.backend("dyn").expect("replayed backend");
+        assert!(b.published && b.servers[0].usable());
+        assert_eq!(
+            next.maps.load().lookup("virt@paths.map", MatchKind::Beg, "/d/x"),
+            Some("dyn")
+        );
+        assert_eq!(snap.server("web", "s1").unwrap().weight(), 1);
+        // A change that no longer applies is reported, not fatal.
+        let failed = replay(&next, &[b"del server nob/x".to_vec()]);
+        assert_eq!(
+            failed,
+            vec![("del server nob/x".to_string(), "No such backend.\n".to_string())]
+        );
+    }
+
+    #[test]
+    fn wait_srv_removable_waits_for_connections() {
+        let c = ctx();
+        let mut s = Session::new(Level::Admin, SESSION_TIMEOUT_DEFAULT);
+        let snap = c.tables.load_full();
+        let mut lb = engine::balance::LbState::new(0);
+        let slot = match snap.backend("web").unwrap().pick(&mut lb, None, None) {
+            engine::table::Pick::Server(slot) => slot,
+            other => panic!("no pick: {other:?}"),
+        };
+        c.tables.set_admin("web", "s1", table::AdminState::Maint).unwrap();
+        assert_eq!(
+            run_line(&c, &mut s, "wait 30ms srv-removable web/s1"),
+            "Wait delay expired. Server still has connections attached to it, cannot remove it.\n"
+        );
+        assert_eq!(
+            run_line(&c, &mut s, "del server web/s1"),
+            "Server still has connections attached to it, cannot remove it.\n"
+        );
+        drop(slot);
+        assert_eq!(run_line(&c, &mut s, "wait 1s srv-removable web/s1"), "Done.\n");
+    }
+
+    #[test]
+    fn static_backends_refuse_dynamic_servers() {
+        let mut st = BackendConfig::new("st");
+        st.balance = engine::balance::Balance::StaticRr;
+        let c = Context::new(
+            Arc::new(Tables::new(Snapshot::from_config(1, &[st]).unwrap())),
+            Arc::new(Maps::default()),
+        );
+        assert_eq!(
+            answer(&c, "add server st/x 127.0.0.1:1", Level::Admin),
+            "Backend does not support dynamic servers : backend 'st' uses a non dynamic load balancing method.\n\n"
         );
     }
 

@@ -17,7 +17,7 @@ use crate::command::Level;
 /// Answer to a command run at a level too low for it.
 pub const PERMISSION_DENIED: &str = "Permission denied";
 /// Answer to a request that does not fit HAProxy's buffer; the connection is then closed.
-pub const COMMAND_TOO_BIG: &str = "The command is too big for the buffer size. Please change tune.bufsize in the configuration to use a bigger command.";
+pub const COMMAND_TOO_BIG: &str = "The command line is too big for the buffer size. Please change 'tune.bufsize' in the configuration to use a bigger command.";
 /// Answer to an expert-mode command outside expert mode.
 pub const EXPERT_ONLY: &str = "This command is restricted to expert mode only.";
 /// Answer to an experimental command outside experimental mode.
@@ -117,8 +117,8 @@ pub const CANT_FIND_BACKEND: &str = "Can't find backend.";
 pub const INTEGER_VALUE_EXPECTED: &str = "Integer value expected.";
 /// Negative or too large value.
 pub const VALUE_OUT_OF_RANGE: &str = "Value out of range.";
-/// `add backend` syntax error (3.4, unverified).
-pub const ADD_BACKEND_USAGE: &str = "Usage: add backend <name> from <defproxy> [mode <mode>].";
+/// `add backend` syntax error (3.4, observed).
+pub const ADD_BACKEND_USAGE: &str = "Usage: add backend <name> from <defproxy>.";
 /// `add backend` done.
 pub const NEW_BACKEND_REGISTERED: &str = "New backend registered.";
 /// `publish backend` done.
@@ -158,9 +158,11 @@ pub fn map_missing_value(key: &str) -> String {
     format!("Missing value for key '{key}'.")
 }
 
-/// `add server` with a keyword ringlb does not know (unverified text).
+/// `add server` with a keyword ringlb does not know (3.4, observed).
 pub fn server_unknown_keyword(server: &str, kw: &str) -> String {
-    format!("'server {server}' unknown keyword '{kw}'.")
+    // 3.4 answers without the server name (observed: `unknown keyword 'x'.`).
+    let _ = server;
+    format!("unknown keyword '{kw}'.")
 }
 
 /// `add server` keyword without its value or with a bad one (unverified text).

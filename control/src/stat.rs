@@ -323,7 +323,13 @@ fn backend_row(b: &Backend, show_addr: bool) -> Row {
     let weight: u32 = usable.iter().filter(|s| !s.backup).map(|s| s.weight()).sum();
     let act = usable.iter().filter(|s| !s.backup).count();
     let bck = usable.iter().filter(|s| s.backup).count();
-    r.set("status", if usable.is_empty() { "DOWN" } else { "UP" });
+    let status = if usable.is_empty() { "DOWN" } else { "UP" };
+    // 3.4 marks unpublished backends (observed: `status=UP (UNPUB)`).
+    if b.published {
+        r.set("status", status);
+    } else {
+        r.set("status", format!("{status} (UNPUB)"));
+    }
     r.set("weight", weight);
     r.set("act", act);
     r.set("bck", bck);
@@ -426,8 +432,6 @@ pub fn render(opts: &StatOptions, snap: &Snapshot, fronts: &[FrontendInfo], show
                 }
                 out.push('\n');
             }
-            // HAProxy ends the CSV dump with an empty line of its own.
-            out.push('\n');
         }
         StatFormat::Typed => {
             for r in &rows {
@@ -445,7 +449,6 @@ pub fn render(opts: &StatOptions, snap: &Snapshot, fronts: &[FrontendInfo], show
                         COLUMNS.get(i).unwrap_or(&"")
                     );
                 }
-                out.push('\n');
             }
         }
         StatFormat::Json => {
@@ -543,7 +546,18 @@ mod tests {
         assert_eq!(rows[0][col("addr").unwrap()], "127.0.0.1:8080");
         assert_eq!(&rows[1][..2], &["web", "BACKEND"]);
         assert_eq!(rows[1].len(), COLUMNS.len() + 1);
-        assert!(out.ends_with("\n\n"));
+        // No empty line inside an answer: clients split answers on it.
+        assert!(!out.contains("\n\n"));
+    }
+
+    #[test]
+    fn unpublished_backends_are_marked() {
+        let mut b = BackendConfig::new("dyn");
+        b.published = false;
+        let snap = Snapshot::from_config(1, &[b]).unwrap();
+        let out = render(&StatOptions::default(), &snap, &[], true);
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(row[col("status").unwrap()], "DOWN (UNPUB)");
     }
 
     #[test]
@@ -559,6 +573,7 @@ mod tests {
         );
         assert!(typed.starts_with("S.1.1.0.pxname.1:KNS:str:web\n"), "{typed}");
         assert!(!typed.contains("addr"));
+        assert!(!typed.contains("\n\n"));
         let json = render(
             &StatOptions {
                 format: StatFormat::Json,

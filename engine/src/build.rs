@@ -120,6 +120,7 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
     for p in cfg.proxies.iter().filter(|p| !p.disabled) {
         unsupported(&mut ctx, p);
     }
+    unsupported_global(&mut ctx, g);
     if !ctx.alerts.is_empty() {
         ctx.alerts.extend(ctx.warnings);
         return Err(ctx.alerts);
@@ -496,6 +497,30 @@ fn backend(ctx: &mut Ctx, p: &Proxy) -> Option<BackendConfig> {
     })
 }
 
+/// Warnings for `global` settings ringlb accepts and does not act on yet. `user`, `group`
+/// and `chroot` matter for security: say plainly that the process keeps its privileges.
+fn unsupported_global(ctx: &mut Ctx, g: &model::Global) {
+    let nowhere = Place::default();
+    let mut note = |what: &str, why: &str| {
+        ctx.warn(&nowhere, format!("global '{what}' is accepted but not active in ringlb yet: {why}"));
+    };
+    if g.daemon {
+        note("daemon", "ringlb stays in the foreground (use -D to daemonize)");
+    }
+    if g.user.is_some() || g.uid.is_some() || g.group.is_some() || g.gid.is_some() {
+        note("user/group", "the process keeps the user and group it was started with");
+    }
+    if g.chroot.is_some() {
+        note("chroot", "the process does not change its root directory");
+    }
+    if g.pidfile.is_some() {
+        note("pidfile", "use -p <pidfile>");
+    }
+    if g.ulimit_n.is_some() {
+        note("ulimit-n", "the open-file limit is left as it is");
+    }
+}
+
 /// Warnings for settings the parser accepts and the engine does not act on yet.
 fn unsupported(ctx: &mut Ctx, p: &Proxy) {
     let what = format!("{} '{}'", p.kind.keyword(), p.name);
@@ -522,6 +547,19 @@ fn unsupported(ctx: &mut Ctx, p: &Proxy) {
     if p.stick_table.is_some() || !p.stick_rules.is_empty() {
         note(&p.place, "'stick-table'/'stick'");
     }
+}
+
+/// The backend a `backend`/`listen`/`defaults` section describes (a `defaults` section gives
+/// the template `add backend <name> from <defaults>` starts from), with the warnings about
+/// what ringlb does not do yet. Servers that cannot be resolved are left out and reported.
+pub fn backend_config(p: &Proxy) -> (Option<BackendConfig>, Vec<Diagnostic>) {
+    let mut ctx = Ctx {
+        alerts: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let b = backend(&mut ctx, p);
+    ctx.alerts.extend(ctx.warnings);
+    (b, ctx.alerts)
 }
 
 #[cfg(test)]

@@ -135,6 +135,20 @@ pub enum MapError {
     /// No prepared version with this number.
     #[error("no version {version} of map '{name}'")]
     NoSuchVersion { name: String, version: u32 },
+    /// `add map @<ver>` beyond the last prepared version.
+    #[error("version {version} of map '{name}' is in the future (last prepared {next})")]
+    FutureVersion { name: String, version: u32, next: u32 },
+    /// `commit map @<ver>` outside the prepared range.
+    #[error("version {version} of map '{name}' out of range ({cur}, {next}]")]
+    VersionOutOfRange {
+        name: String,
+        version: u32,
+        cur: u32,
+        next: u32,
+    },
+    /// A `#0x<id>` reference that is not hexadecimal.
+    #[error("malformed entry reference '{key}'")]
+    MalformedRef { key: String },
     /// `PENDING_VERSIONS_MAX` versions are already prepared.
     #[error("map '{name}' has {max} prepared versions already (max {max})")]
     TooManyVersions { name: String, max: usize },
@@ -163,26 +177,46 @@ pub struct Entry {
     pub value: Arc<str>,
 }
 
-/// Prefix or suffix index: keys by their bytes (first inserted index wins), probed with
-/// every distinct key length.
-#[derive(Debug, Default)]
+/// Prefix, suffix or word index: keys by their bytes (first inserted index wins), probed
+/// with every distinct key length. Keys share the entries' allocations where they can, so
+/// cloning the index to extend it costs reference counts, not copies.
+#[derive(Debug, Default, Clone)]
 struct AffixIndex {
-    keys: HashMap<Box<[u8]>, u32>,
+    keys: HashMap<Arc<[u8]>, u32>,
     /// Distinct key lengths, ascending.
     lens: Vec<usize>,
 }
 
 impl AffixIndex {
-    fn build(entries: &[Entry], norm: impl Fn(&[u8]) -> &[u8]) -> AffixIndex {
-        let mut keys: HashMap<Box<[u8]>, u32> = HashMap::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let k = norm(e.key.as_bytes());
-            keys.entry(k.into()).or_insert(i as u32);
+    fn build(entries: &[Entry], dom: bool) -> AffixIndex {
+        let mut idx = AffixIndex {
+            keys: HashMap::with_capacity(entries.len()),
+            lens: Vec::new(),
+        };
+        idx.extend(entries, 0, dom);
+        idx
+    }
+
+    /// Adds `entries[start..]` (their indexes are their positions in `entries`).
+    fn extend(&mut self, entries: &[Entry], start: usize, dom: bool) {
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            let key: Arc<[u8]> = if dom {
+                let t = dom_trim(e.key.as_bytes());
+                if t.len() == e.key.len() {
+                    Arc::from(e.key.clone())
+                } else {
+                    Arc::from(t)
+                }
+            } else {
+                Arc::from(e.key.clone())
+            };
+            let len = key.len();
+            self.keys.entry(key).or_insert(i as u32);
+            if let Err(at) = self.lens.binary_search(&len) {
+                self.lens.insert(at, len);
+            }
         }
-        let mut lens: Vec<usize> = keys.keys().map(|k| k.len()).collect();
-        lens.sort_unstable();
-        lens.dedup();
-        AffixIndex { keys, lens }
+        debug_assert!(self.lens.windows(2).all(|w| w[0] < w[1]));
     }
 
     fn best(&self, candidates: impl Iterator<Item = Option<u32>>) -> Option<u32> {
@@ -232,16 +266,23 @@ fn dom_scan(s: &[u8], key: &[u8]) -> bool {
     })
 }
 
-/// One version of a map's entries with its indexes. Immutable once built; the indexes a
-/// lookup needs are built on first use if the map was not registered for that kind.
+/// The indexes of one version's keys. Shared (`Arc`) between versions whose keys are the
+/// same (`set map` changes values only).
 #[derive(Debug, Default)]
-pub struct Version {
-    entries: Vec<Entry>,
+struct Indexes {
     exact: HashMap<Arc<str>, u32>,
     beg: OnceLock<AffixIndex>,
     end: OnceLock<AffixIndex>,
     dom: OnceLock<AffixIndex>,
     reg: OnceLock<Vec<(regex::Regex, u32)>>,
+}
+
+/// One version of a map's entries with its indexes. Immutable once built; the indexes a
+/// lookup needs are built on first use if the map was not registered for that kind.
+#[derive(Debug, Default)]
+pub struct Version {
+    entries: Vec<Entry>,
+    idx: Arc<Indexes>,
 }
 
 impl Version {
@@ -252,20 +293,76 @@ impl Version {
         }
         let v = Version {
             entries,
-            exact,
-            ..Version::default()
+            idx: Arc::new(Indexes {
+                exact,
+                ..Indexes::default()
+            }),
         };
         if kinds & MatchKind::Reg.bit() != 0 {
-            let compiled = compile_all(&v.entries)?;
-            let _ = v.reg.set(compiled);
+            let compiled = compile_all(&v.entries, 0)?;
+            let _ = v.idx.reg.set(compiled);
         }
         for k in [MatchKind::Beg, MatchKind::End, MatchKind::Dom] {
             if kinds & k.bit() != 0 {
                 v.lookup_index(k, "");
             }
         }
-        debug_assert!(v.exact.len() <= v.entries.len());
+        debug_assert!(v.idx.exact.len() <= v.entries.len());
         Ok(v)
+    }
+
+    /// This version with `fresh` appended: the indexes already built are cloned and
+    /// extended rather than rebuilt (`add map`).
+    fn appended(&self, fresh: Vec<Entry>, kinds: u8) -> Result<Version, MapError> {
+        let start = self.entries.len();
+        let mut entries = Vec::with_capacity(start + fresh.len());
+        entries.extend_from_slice(&self.entries);
+        entries.extend(fresh);
+        let mut exact = self.idx.exact.clone();
+        for (i, e) in entries.iter().enumerate().skip(start) {
+            exact.entry(e.key.clone()).or_insert(i as u32);
+        }
+        let idx = Indexes {
+            exact,
+            ..Indexes::default()
+        };
+        for (old, new, dom) in [
+            (&self.idx.beg, &idx.beg, false),
+            (&self.idx.end, &idx.end, false),
+            (&self.idx.dom, &idx.dom, true),
+        ] {
+            if let Some(built) = old.get() {
+                let mut next = built.clone();
+                next.extend(&entries, start, dom);
+                let _ = new.set(next);
+            }
+        }
+        if let Some(built) = self.idx.reg.get() {
+            let mut next = built.clone();
+            next.extend(compile_all(&entries, start)?);
+            let _ = idx.reg.set(next);
+        }
+        let v = Version {
+            entries,
+            idx: Arc::new(idx),
+        };
+        for k in [MatchKind::Reg, MatchKind::Beg, MatchKind::End, MatchKind::Dom] {
+            if kinds & k.bit() != 0 {
+                v.lookup_index(k, "");
+            }
+        }
+        Ok(v)
+    }
+
+    /// This version with other values for the same keys in the same order (`set map`):
+    /// the indexes are shared.
+    fn with_values(&self, entries: Vec<Entry>) -> Version {
+        debug_assert_eq!(entries.len(), self.entries.len());
+        debug_assert!(entries.iter().zip(&self.entries).all(|(a, b)| a.key == b.key));
+        Version {
+            entries,
+            idx: self.idx.clone(),
+        }
     }
 
     /// Entries in insertion order.
@@ -282,36 +379,49 @@ impl Version {
     fn lookup_index(&self, kind: MatchKind, sample: &str) -> Option<u32> {
         let s = sample.as_bytes();
         match kind {
-            MatchKind::Str => self.exact.get(sample).copied(),
+            MatchKind::Str => self.idx.exact.get(sample).copied(),
             MatchKind::Beg => self
+                .idx
                 .beg
-                .get_or_init(|| AffixIndex::build(&self.entries, |k| k))
+                .get_or_init(|| AffixIndex::build(&self.entries, false))
                 .beg(s),
             MatchKind::End => self
+                .idx
                 .end
-                .get_or_init(|| AffixIndex::build(&self.entries, |k| k))
+                .get_or_init(|| AffixIndex::build(&self.entries, false))
                 .end(s),
             MatchKind::Dom => {
                 let idx = self
+                    .idx
                     .dom
-                    .get_or_init(|| AffixIndex::build(&self.entries, dom_trim));
-                let bounds: Vec<usize> = std::iter::once(0)
-                    .chain(
-                        s.iter()
-                            .enumerate()
-                            .filter(|(_, &b)| is_dom_delim(b))
-                            .map(|(i, _)| i),
-                    )
-                    .chain(std::iter::once(s.len()))
-                    .take(DOM_BOUNDARIES_MAX + 1)
-                    .collect();
-                if bounds.len() > DOM_BOUNDARIES_MAX {
+                    .get_or_init(|| AffixIndex::build(&self.entries, true));
+                // Word boundaries on the stack: no allocation per lookup. Samples with more
+                // delimiters than the array holds fall back to scanning the entries.
+                let mut bounds = [0usize; DOM_BOUNDARIES_MAX + 1];
+                let mut n = 1;
+                let mut truncated = false;
+                for (i, &b) in s.iter().enumerate().filter(|(_, &b)| is_dom_delim(b)) {
+                    debug_assert!(is_dom_delim(b));
+                    match bounds.get_mut(n) {
+                        Some(slot) if n < DOM_BOUNDARIES_MAX => *slot = i,
+                        _ => {
+                            truncated = true;
+                            break;
+                        }
+                    }
+                    n += 1;
+                }
+                if truncated {
                     return self
                         .entries
                         .iter()
                         .position(|e| dom_scan(s, e.key.as_bytes()))
                         .map(|i| i as u32);
                 }
+                if let Some(slot) = bounds.get_mut(n) {
+                    *slot = s.len();
+                }
+                let bounds = bounds.get(..=n).unwrap_or_default();
                 let mut best: Option<u32> = None;
                 for (a, &i) in bounds.iter().enumerate() {
                     // A word starts at the sample's start or just after a delimiter.
@@ -329,8 +439,9 @@ impl Version {
             }
             MatchKind::Reg => {
                 let list = self
+                    .idx
                     .reg
-                    .get_or_init(|| compile_all(&self.entries).unwrap_or_default());
+                    .get_or_init(|| compile_all(&self.entries, 0).unwrap_or_default());
                 list.iter().find(|(re, _)| re.is_match(sample)).map(|&(_, i)| i)
             }
         }
@@ -347,10 +458,11 @@ fn compile(key: &str) -> Result<regex::Regex, MapError> {
         })
 }
 
-fn compile_all(entries: &[Entry]) -> Result<Vec<(regex::Regex, u32)>, MapError> {
+fn compile_all(entries: &[Entry], start: usize) -> Result<Vec<(regex::Regex, u32)>, MapError> {
     entries
         .iter()
         .enumerate()
+        .skip(start)
         .map(|(i, e)| compile(&e.key).map(|re| (re, i as u32)))
         .collect()
 }
@@ -387,12 +499,13 @@ impl Map {
         self.next_gen
     }
 
-    /// The entries of a version: the current one, or a prepared one.
-    pub fn entries_at(&self, version: Option<u32>) -> Option<&[Entry]> {
+    /// The entries of a version: the current one, or a prepared one (none for a version
+    /// nobody filled).
+    pub fn entries_at(&self, version: Option<u32>) -> &[Entry] {
         match version {
-            None => Some(self.cur.entries()),
-            Some(v) if v == self.cur_gen => Some(self.cur.entries()),
-            Some(v) => self.pending.get(&v).map(|e| e.as_slice()),
+            None => self.cur.entries(),
+            Some(v) if v == self.cur_gen => self.cur.entries(),
+            Some(v) => self.pending.get(&v).map_or(&[], |e| e.as_slice()),
         }
     }
 
@@ -444,32 +557,33 @@ impl Map {
         Ok(())
     }
 
-    /// Indexes of the entries a `<key>` or `#<id>` reference names.
-    fn find(&self, key: &str) -> Vec<usize> {
-        if let Some(id) = key.strip_prefix('#').and_then(parse_ref) {
-            return self
+    /// Indexes of the entries a `<key>` or `#0x<id>` reference names (HAProxy only reads
+    /// `#0x` as a reference; any other key is literal).
+    fn find(&self, key: &str) -> Result<Vec<usize>, MapError> {
+        if let Some(hex) = key.strip_prefix("#0x") {
+            let id =
+                u64::from_str_radix(hex, 16).map_err(|_| MapError::MalformedRef { key: key.to_owned() })?;
+            return Ok(self
                 .cur
                 .entries
                 .iter()
                 .position(|e| e.id == id)
                 .into_iter()
-                .collect();
+                .collect());
         }
-        self.cur
+        Ok(self
+            .cur
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| &*e.key == key)
             .map(|(i, _)| i)
-            .collect()
+            .collect())
     }
-}
 
-/// Reads `#<id>` as HAProxy does: `0x` hex or decimal.
-fn parse_ref(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
+    /// Whether `v` is after the last prepared version (wrapping, as HAProxy compares).
+    fn in_future(&self, v: u32) -> bool {
+        (v.wrapping_sub(self.next_gen) as i32) > 0
     }
 }
 
@@ -661,12 +775,21 @@ impl MapSet {
         let fresh = next.new_entries(pairs);
         let m = match version {
             Some(v) if v != m.cur_gen => {
-                let Some(cur) = m.pending.get(&v) else {
-                    return Err(MapError::NoSuchVersion {
+                if m.in_future(v) {
+                    return Err(MapError::FutureVersion {
                         name: m.name.to_string(),
                         version: v,
+                        next: m.next_gen,
                     });
-                };
+                }
+                if !m.pending.contains_key(&v) && m.pending.len() >= PENDING_VERSIONS_MAX {
+                    return Err(MapError::TooManyVersions {
+                        name: m.name.to_string(),
+                        max: PENDING_VERSIONS_MAX,
+                    });
+                }
+                let empty = Arc::new(Vec::new());
+                let cur = m.pending.get(&v).unwrap_or(&empty);
                 if cur.len() + fresh.len() > ENTRIES_PER_MAP_MAX {
                     return Err(MapError::TooManyEntries {
                         name: m.name.to_string(),
@@ -680,9 +803,15 @@ impl MapSet {
                 m2
             }
             _ => {
-                let mut entries = m.cur.entries.clone();
-                entries.extend(fresh);
-                m.with_current(entries)?
+                if m.cur.entries.len() + fresh.len() > ENTRIES_PER_MAP_MAX {
+                    return Err(MapError::TooManyEntries {
+                        name: m.name.to_string(),
+                        max: ENTRIES_PER_MAP_MAX,
+                    });
+                }
+                let mut m2 = (**m).clone();
+                m2.cur = Arc::new(m.cur.appended(fresh, m.kinds)?);
+                m2
             }
         };
         Ok(next.replace(m))
@@ -697,7 +826,7 @@ impl MapSet {
                 max: ENTRY_BYTES_MAX,
             });
         }
-        let hits = m.find(key);
+        let hits = m.find(key)?;
         if hits.is_empty() {
             return Err(MapError::NoSuchEntry {
                 name: m.name.to_string(),
@@ -711,13 +840,15 @@ impl MapSet {
                 e.value = value.clone();
             }
         }
-        Ok(self.replace(m.with_current(entries)?))
+        let mut m2 = (**m).clone();
+        m2.cur = Arc::new(m.cur.with_values(entries));
+        Ok(self.replace(m2))
     }
 
     /// This set without the entries named by `key` (or `#<id>`).
     pub fn with_deleted(&self, ident: &str, key: &str) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
-        let hits = m.find(key);
+        let hits = m.find(key)?;
         if hits.is_empty() {
             return Err(MapError::NoSuchEntry {
                 name: m.name.to_string(),
@@ -736,16 +867,14 @@ impl MapSet {
         Ok(self.replace(m.with_current(entries)?))
     }
 
-    /// This set with map `ident` emptied (or its prepared `version`).
+    /// This set with map `ident` emptied (or its prepared `version`; clearing a version
+    /// nobody filled is a no-op, as in HAProxy).
     pub fn with_cleared(&self, ident: &str, version: Option<u32>) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
         match version {
             Some(v) if v != m.cur_gen => {
                 if !m.pending.contains_key(&v) {
-                    return Err(MapError::NoSuchVersion {
-                        name: m.name.to_string(),
-                        version: v,
-                    });
+                    return Ok(self.clone());
                 }
                 let mut m2 = (**m).clone();
                 m2.pending.insert(v, Arc::new(Vec::new()));
@@ -775,15 +904,19 @@ impl MapSet {
     /// prepared versions are dropped, newer ones kept (HAProxy's `pat_ref_commit`).
     pub fn with_committed(&self, ident: &str, version: u32) -> Result<MapSet, MapError> {
         let m = self.must(ident)?;
-        let Some(entries) = m.pending.get(&version) else {
-            return Err(MapError::NoSuchVersion {
+        // HAProxy: valid versions are cur+1 ..= next (wrapping); an unfilled one is empty.
+        if version.wrapping_sub(m.cur_gen.wrapping_add(1)) >= m.next_gen.wrapping_sub(m.cur_gen) {
+            return Err(MapError::VersionOutOfRange {
                 name: m.name.to_string(),
                 version,
+                cur: m.cur_gen,
+                next: m.next_gen,
             });
-        };
-        let mut m2 = m.with_current((**entries).clone())?;
+        }
+        let entries = m.pending.get(&version).map(|e| (**e).clone()).unwrap_or_default();
+        let mut m2 = m.with_current(entries)?;
         m2.cur_gen = version;
-        m2.pending.retain(|&v, _| v > version);
+        m2.pending.retain(|&v, _| (v.wrapping_sub(version) as i32) > 0);
         Ok(self.replace(m2))
     }
 }
@@ -905,7 +1038,8 @@ mod tests {
 
     #[test]
     fn lookups_per_kind() {
-        let cases: &[(MatchKind, &[(&str, &str)], &str, Option<&str>)] = &[
+        type Case<'a> = (MatchKind, &'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+        let cases: &[Case] = &[
             (MatchKind::Str, &[("/a", "1")], "/a", Some("1")),
             (MatchKind::Str, &[("/a", "1")], "/ab", None),
             (
@@ -1027,7 +1161,15 @@ mod tests {
         assert_eq!(m.load().lookup("virt@t", MatchKind::Beg, "/old/x"), Some("o"));
         assert!(matches!(
             m.commit("virt@t", 5),
-            Err(MapError::NoSuchVersion { .. })
+            Err(MapError::VersionOutOfRange { .. })
+        ));
+        assert!(matches!(
+            m.add("virt@t", Some(7), &[("/f", "f")]),
+            Err(MapError::FutureVersion { .. })
+        ));
+        assert!(matches!(
+            m.set("virt@t", "#0xzz", "f"),
+            Err(MapError::MalformedRef { .. })
         ));
         m.commit("virt@t", v).unwrap();
         assert_eq!(m.load().lookup("virt@t", MatchKind::Beg, "/new/x"), Some("n"));
@@ -1069,6 +1211,175 @@ mod tests {
             Err(MapError::File { .. })
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn appended_indexes_answer_like_rebuilt_ones() {
+        let keys = [
+            "/a",
+            "/a/b",
+            "example.com",
+            ".jpg",
+            "/a",
+            "x.example.com",
+            "/z",
+            "com",
+            "/a/b/c",
+            "^/r[0-9]",
+            "b.jpg",
+        ];
+        let samples = [
+            "/a/b/c/d",
+            "/a",
+            "www.example.com",
+            "pic.jpg",
+            "/z/1",
+            "x.example.com:80",
+            "/r5",
+            "none",
+        ];
+        let kinds = [
+            MatchKind::Str,
+            MatchKind::Beg,
+            MatchKind::Dom,
+            MatchKind::End,
+            MatchKind::Reg,
+        ];
+        let pairs: Vec<(String, String)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.to_string(), format!("v{i}")))
+            .collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let whole = Maps::default();
+        let inc = Maps::default();
+        for k in kinds {
+            whole.register("virt@m", k, "").unwrap();
+            inc.register("virt@m", k, "").unwrap();
+        }
+        whole.add("virt@m", None, &refs).unwrap();
+        for chunk in refs.chunks(3) {
+            inc.add("virt@m", None, chunk).unwrap();
+        }
+        // `set map` shares the indexes: answers change only in values.
+        inc.set("virt@m", "/z", "v6").unwrap();
+        for k in kinds {
+            for s in samples {
+                assert_eq!(
+                    inc.load().lookup("virt@m", k, s),
+                    whole.load().lookup("virt@m", k, s),
+                    "{k} {s}"
+                );
+            }
+        }
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: &[&str] = &["/", "/a", "/a/b", "/ab", "b.c", ".c", "c", "x.b.c"];
+        const SAMPLES: &[&str] = &["/a/b/c", "/ab", "b.c", "x.b.c", "/", "zz", "/a", "w.x.b.c:80"];
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Add(usize, u8),
+            Set(usize, u8),
+            Del(usize),
+            Clear,
+            Replace(Vec<(usize, u8)>),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let k = 0..KEYS.len();
+            prop_oneof![
+                4 => (k.clone(), any::<u8>()).prop_map(|(k, v)| Op::Add(k, v)),
+                2 => (k.clone(), any::<u8>()).prop_map(|(k, v)| Op::Set(k, v)),
+                2 => k.clone().prop_map(Op::Del),
+                1 => Just(Op::Clear),
+                1 => proptest::collection::vec((k, any::<u8>()), 0..5).prop_map(Op::Replace),
+            ]
+        }
+
+        /// The naive answers: HAProxy's rules written as scans of the entry list.
+        fn expect(model: &[(String, String)], kind: MatchKind, s: &str) -> Option<String> {
+            let hit = |k: &str| match kind {
+                MatchKind::Str => k == s,
+                MatchKind::Beg => s.starts_with(k),
+                MatchKind::End => s.ends_with(k),
+                MatchKind::Dom => dom_scan(s.as_bytes(), k.as_bytes()),
+                MatchKind::Reg => false,
+            };
+            let mut hits = model.iter().filter(|(k, _)| hit(k));
+            if kind == MatchKind::Beg {
+                // Longest prefix; the first inserted among equal keys.
+                let best = model.iter().filter(|(k, _)| hit(k)).map(|(k, _)| k.len()).max()?;
+                return model
+                    .iter()
+                    .find(|(k, _)| hit(k) && k.len() == best)
+                    .map(|(_, v)| v.clone());
+            }
+            hits.next().map(|(_, v)| v.clone())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+            #[test]
+            fn maps_answer_like_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+                let kinds = [MatchKind::Str, MatchKind::Beg, MatchKind::End, MatchKind::Dom];
+                let m = Maps::default();
+                for k in kinds {
+                    m.register("virt@p", k, "").unwrap();
+                }
+                let mut model: Vec<(String, String)> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Add(k, v) => {
+                            m.add("virt@p", None, &[(KEYS[k], &v.to_string())]).unwrap();
+                            model.push((KEYS[k].to_string(), v.to_string()));
+                        }
+                        Op::Set(k, v) => {
+                            let r = m.set("virt@p", KEYS[k], &v.to_string());
+                            let any = model.iter().any(|(mk, _)| mk == KEYS[k]);
+                            prop_assert_eq!(r.is_ok(), any);
+                            for e in model.iter_mut().filter(|(mk, _)| mk == KEYS[k]) {
+                                e.1 = v.to_string();
+                            }
+                        }
+                        Op::Del(k) => {
+                            let r = m.del("virt@p", KEYS[k]);
+                            prop_assert_eq!(r.is_ok(), model.iter().any(|(mk, _)| mk == KEYS[k]));
+                            model.retain(|(mk, _)| mk != KEYS[k]);
+                        }
+                        Op::Clear => {
+                            m.clear("virt@p", None).unwrap();
+                            model.clear();
+                        }
+                        Op::Replace(pairs) => {
+                            let ver = m.prepare("virt@p").unwrap();
+                            let owned: Vec<(String, String)> =
+                                pairs.iter().map(|&(k, v)| (KEYS[k].to_string(), v.to_string())).collect();
+                            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                            m.add("virt@p", Some(ver), &refs).unwrap();
+                            m.commit("virt@p", ver).unwrap();
+                            model = owned;
+                        }
+                    }
+                    let set = m.load();
+                    let map = set.map("virt@p").unwrap();
+                    prop_assert_eq!(map.current().entries().len(), model.len());
+                    for k in kinds {
+                        for s in SAMPLES {
+                            prop_assert_eq!(
+                                set.lookup("virt@p", k, s).map(str::to_owned),
+                                expect(&model, k, s),
+                                "{} {}", k, s
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 // The master-worker half (issue 6) reads the rest of the options.
 #[allow(dead_code)]
 mod cli;
+mod control_plane;
 // The worker side of the link is used once the lead wires worker mode.
 #[allow(dead_code)]
 mod link;

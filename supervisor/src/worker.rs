@@ -7,7 +7,8 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -16,6 +17,7 @@ use engine::config::Config;
 use engine::plan::Plan;
 use engine::worker::{Engine, EngineHandle, Listener};
 
+use crate::control_plane;
 use crate::link;
 use crate::sys;
 
@@ -96,9 +98,12 @@ pub fn run(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> ExitCode {
     }
 }
 
-fn run_inner(_cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<ExitCode> {
+fn run_inner(cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<ExitCode> {
+    let started = Instant::now();
     let hard_stop_after = plan.hard_stop_after;
     let signals = std::fs::File::from(sys::install_master_signals().context("install signal handlers")?);
+    // The stats sockets are checked before anything starts: a bad one stops the start.
+    let specs = control_plane::socket_specs(cfg)?;
     let (listeners, master) = match env {
         Some(env) => (
             Some(inherited_listeners(&plan, env.listen_fds)?),
@@ -106,29 +111,37 @@ fn run_inner(_cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<
         ),
         None => (None, None),
     };
+    let maps = Arc::clone(&plan.maps);
+    let plan_view = plan.clone();
     let handle = Engine::start(plan, listeners).context("start the engine")?;
+    let mut ctx = control_plane::context(cfg, &plan_view, &handle, maps, started);
+    ctx.sockets = control_plane::socket_infos(&specs);
+    let ctx = Arc::new(ctx);
+    let mut control = control_plane::serve(cfg, specs, Arc::clone(&ctx))?;
     if let Some(master) = &master {
         master
             .notify_ready()
             .context("tell the master this worker is ready")?;
     }
-    let master_gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let master_gone = Arc::new(AtomicBool::new(false));
     if let Some(master) = master {
-        let gone = std::sync::Arc::clone(&master_gone);
+        let gone = Arc::clone(&master_gone);
+        let ctx = Arc::clone(&ctx);
         std::thread::Builder::new()
             .name("ringlb-master-link".into())
             .spawn(move || {
-                let _ = master.serve(|line, _level| {
-                    format!(
-                        "Unknown command: '{line}'. The Runtime API is not available in this worker yet.\n"
-                    )
-                });
+                let _ = master
+                    .serve(|line, level| control::exec::answer(&ctx, line, control_plane::level(level)));
                 gone.store(true, Ordering::SeqCst);
             })
             .context("spawn the master link thread")?;
     }
-    supervise(&handle, signals, hard_stop_after, &master_gone);
-    match handle.join() {
+    supervise(&handle, signals, hard_stop_after, &master_gone, &mut control);
+    let result = handle.join();
+    if let Some(c) = control {
+        c.shutdown();
+    }
+    match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(anyhow::anyhow!(e).context("engine thread failed")),
     }
@@ -136,11 +149,13 @@ fn run_inner(_cfg: &Config, plan: Plan, env: Option<link::WorkerEnv>) -> Result<
 
 /// Waits for a stop: SIGTERM, SIGINT or SIGUSR1 (the master's soft stop) stop gracefully,
 /// bounded by `hard-stop-after`; SIGQUIT stops at once; a vanished master stops gracefully.
+/// The stats sockets close as soon as the stop begins.
 fn supervise(
     handle: &EngineHandle,
     signals: std::fs::File,
     hard_stop_after: Option<Duration>,
-    master_gone: &std::sync::atomic::AtomicBool,
+    master_gone: &AtomicBool,
+    control: &mut Option<control::listen::ControlHandle>,
 ) {
     let mut stopping = false;
     loop {
@@ -165,6 +180,12 @@ fn supervise(
         {
             handle.stop_graceful(hard_stop_after.map(|d| Instant::now() + d));
             stopping = true;
+            // A stopping worker stops taking Runtime API clients at once: after a reload
+            // the new worker's sockets must get them all. Forwarded `@!pid` commands still
+            // reach this worker over the master link while it drains.
+            if let Some(c) = control.take() {
+                c.shutdown();
+            }
         }
     }
 }

@@ -9,8 +9,40 @@
 //! queue with `try_send`; when the queue is full the line is dropped and counted
 //! ([`LogStats::dropped`]). Framing and I/O happen on the writer thread.
 //!
+//! Use from the engine (one logger per frontend, built with the config; share it with an
+//! `Arc` or clone it per thread):
+//!
+//! ```no_run
+//! # use std::time::SystemTime;
+//! # use engine::log::{logger_for, LogRecord};
+//! # let cfg = engine::config::parse_text("x", "frontend fe\n bind :80\n", &|_| None).unwrap().config;
+//! # let (global, proxy) = (&cfg.global, &cfg.proxies[0]);
+//! let logger = logger_for(global, proxy)?; // None: this frontend does not log
+//! if let Some(l) = &logger {
+//!     let client = "10.0.1.2:33317".parse().ok();
+//!     let accepted = SystemTime::now();
+//!     if !l.logs_at_end() {
+//!         // No httplog/tcplog/log-format: HAProxy's "Connect from" line at accept.
+//!         l.log_connect(&LogRecord::new("fe", client, accepted));
+//!     }
+//!     // ... at the end of each HTTP request (or TCP connection):
+//!     let rec = LogRecord {
+//!         backend: "be",
+//!         server: "s1",
+//!         t_req: 1, t_wait: 0, t_connect: 0, t_resp: 2, t_active: 3, t_total: 3,
+//!         status: Some(200),
+//!         bytes_read: 1234,
+//!         bytes_uploaded: 78,
+//!         request_line: b"GET / HTTP/1.1",
+//!         ..LogRecord::new("fe", client, accepted)
+//!     };
+//!     l.log(&rec); // never blocks; false if skipped (dontlognull) or dropped (queue full)
+//! }
+//! # Ok::<(), engine::log::LogError>(())
+//! ```
+//!
 //! Does not do: `ring@` targets, `sample` ratios, `option log-separate-errors`,
-//! `option logasap`, `%[...]` fetches beyond the few listed in [`format`], time zones
+//! `option logasap`, `%[...]` fetches beyond the few listed in [`mod@format`], time zones
 //! (dates are UTC).
 
 pub mod format;
@@ -72,7 +104,8 @@ pub struct LogRecord<'a> {
     pub status: Option<u16>,
     /// Bytes sent to the client (`%B`, HAProxy's "bytes_read" from the server).
     pub bytes_read: u64,
-    /// Bytes received from the client (`%U`).
+    /// Bytes received from the client (`%U`), request line and headers included as
+    /// HAProxy counts them; `option dontlognull` skips records where this is 0.
     pub bytes_uploaded: u64,
     /// Captured request cookie (`%CC`); empty prints `-`.
     pub req_cookie: &'a [u8],
@@ -175,3 +208,92 @@ pub const FACILITIES: [&str; 24] = [
     "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
     "local7",
 ];
+
+/// First character of the termination state: why the session ended (HAProxy's
+/// `sess_term_cond`, configuration manual 8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TermCause {
+    /// `-`: normal end.
+    Normal = b'-',
+    /// `L`: answered locally by the proxy (redirect, deny, stats, error file).
+    Local = b'L',
+    /// `c`: client-side timeout.
+    ClientTimeout = b'c',
+    /// `C`: client aborted or sent something invalid.
+    ClientAbort = b'C',
+    /// `s`: server-side timeout.
+    ServerTimeout = b's',
+    /// `S`: server aborted, refused the connection or sent something invalid.
+    ServerError = b'S',
+    /// `P`: the proxy refused or aborted (deny, invalid response, security check).
+    Proxy = b'P',
+    /// `R`: a resource ran out (memory, sockets, ports).
+    Resource = b'R',
+    /// `I`: internal error.
+    Internal = b'I',
+    /// `D`: the server was marked down and the session killed.
+    Down = b'D',
+    /// `K`: killed by the administrator (Runtime API `shutdown session`).
+    Killed = b'K',
+    /// `U`: killed because a backup server came up (`on-marked-up shutdown-backup-sessions`).
+    Up = b'U',
+}
+
+/// Second character of the termination state: the phase the session was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TermPhase {
+    /// `-`: normal end, after the last data was sent.
+    None = b'-',
+    /// `R`: waiting for a complete request from the client.
+    Request = b'R',
+    /// `Q`: waiting in a queue for a connection slot.
+    Queue = b'Q',
+    /// `C`: waiting for the connection to the server.
+    Connect = b'C',
+    /// `H`: waiting for complete response headers.
+    Headers = b'H',
+    /// `D`: in the data phase.
+    Data = b'D',
+    /// `L`: sending the last data to the client.
+    Last = b'L',
+    /// `T`: tarpitted.
+    Tarpit = b'T',
+}
+
+/// The four `%tsc` characters for a session without persistence cookies (`--` last).
+pub fn termination_state(cause: TermCause, phase: TermPhase) -> [u8; 4] {
+    [cause as u8, phase as u8, b'-', b'-']
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn termination_states_as_haproxy_writes_them() {
+        let table = [
+            (TermCause::Normal, TermPhase::None, b"----"),
+            (TermCause::ServerError, TermPhase::Connect, b"SC--"),
+            (TermCause::ClientAbort, TermPhase::Data, b"CD--"),
+            (TermCause::ServerTimeout, TermPhase::Headers, b"sH--"),
+            (TermCause::Local, TermPhase::Request, b"LR--"),
+            (TermCause::ClientTimeout, TermPhase::Request, b"cR--"),
+            (TermCause::Proxy, TermPhase::Tarpit, b"PT--"),
+        ];
+        for (c, p, want) in table {
+            assert_eq!(&termination_state(c, p), want);
+        }
+    }
+
+    #[test]
+    fn new_record_defaults() {
+        let r = LogRecord::new("fe", None, SystemTime::UNIX_EPOCH);
+        assert_eq!(r.backend, "fe");
+        assert_eq!(r.server, NOSRV);
+        assert_eq!(r.termination_state, *b"----");
+        assert_eq!(r.t_total, TIME_ABSENT);
+        assert_eq!(r.status, None);
+    }
+}

@@ -11,7 +11,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::format::{
@@ -47,6 +49,25 @@ pub const DEFAULT_LOG_TAG: &str = "haproxy";
 
 /// Longest `log-tag` kept (RFC 5424's APP-NAME limit is 48).
 pub const LOG_TAG_BYTES_MAX: usize = 48;
+
+/// Most `ProxyLogger`s one [`LogSystem`] serves (one per frontend built): messages name
+/// their route by index, so the table only grows.
+pub const ROUTES_MAX: usize = 65_536;
+
+/// Spare line buffers kept for reuse: engine threads take one per line instead of
+/// allocating, the writer gives them back after each batch.
+pub const POOL_BUFFERS_MAX: usize = 4096;
+
+/// Buffers larger than this are freed rather than pooled (a rare long line should not pin
+/// memory).
+pub const POOL_BUFFER_BYTES_MAX: usize = 4096;
+
+const _: () =
+    assert!(LOG_LINE_BYTES_MIN <= LOG_LINE_BYTES_DEFAULT && LOG_LINE_BYTES_DEFAULT <= LOG_LINE_BYTES_MAX);
+// A rendered line never needs more than the largest `len` allows.
+const _: () = assert!(LOG_LINE_BYTES_MAX <= super::format::RENDER_BYTES_MAX);
+// Pooled buffers must be able to hold a typical line without growing.
+const _: () = assert!(LINE_BYTES_INITIAL <= POOL_BUFFER_BYTES_MAX);
 
 /// Default syslog port for `log <host>` without one.
 pub const SYSLOG_PORT: u16 = 514;
@@ -92,6 +113,12 @@ pub enum LogError {
         target: String,
         /// The word.
         word: String,
+    },
+    /// More loggers than [`ROUTES_MAX`].
+    #[error("too many loggers (max {max})")]
+    TooManyLoggers {
+        /// The limit.
+        max: usize,
     },
     /// The writer thread could not be started.
     #[error("cannot start the log writer thread: {0}")]
@@ -283,9 +310,18 @@ pub fn frame(
         }
         SyslogFormat::Raw => {}
     }
-    let room = target.max_len.saturating_sub(out.len() - start).saturating_sub(1);
+    // As HAProxy: header, then message, cut so that everything plus the final newline fits
+    // in `len` (a header longer than `len` is cut too).
+    let limit = start + target.max_len.saturating_sub(1);
+    out.truncate(limit);
+    let room = limit.saturating_sub(out.len());
     out.extend_from_slice(msg.get(..room.min(msg.len())).unwrap_or(b""));
     out.push(b'\n');
+    debug_assert!(
+        out.len() - start <= target.max_len.max(1),
+        "framed line exceeds len"
+    );
+    debug_assert_eq!(out.last(), Some(&b'\n'));
 }
 
 /// Counters of the log pipeline (read by stats; written with relaxed atomics).
@@ -312,17 +348,49 @@ struct Route {
 
 #[derive(Debug)]
 struct Msg {
-    route: Arc<Route>,
+    /// Index in [`Shared::routes`].
+    route: u32,
     level: u8,
-    time: SystemTime,
     body: Vec<u8>,
+}
+
+/// State shared by the engine threads and the writer.
+#[derive(Debug)]
+struct Shared {
+    stats: LogStats,
+    routes: ArcSwap<Vec<Arc<Route>>>,
+    pool: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Shared {
+    /// A spare buffer, or a new one. Engine threads never wait here: when the pool is
+    /// busy (the writer is returning a batch) they allocate instead.
+    fn take_buf(&self) -> Vec<u8> {
+        let spare = match self.pool.try_lock() {
+            Ok(mut p) => p.pop(),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().pop(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        spare.unwrap_or_else(|| Vec::with_capacity(LINE_BYTES_INITIAL))
+    }
+
+    /// Returns buffers to the pool (writer thread; waits for the lock).
+    fn give_back(&self, bufs: impl Iterator<Item = Vec<u8>>) {
+        let mut p = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        for mut b in bufs {
+            if p.len() < POOL_BUFFERS_MAX && b.capacity() <= POOL_BUFFER_BYTES_MAX {
+                b.clear();
+                p.push(b);
+            }
+        }
+    }
 }
 
 /// The writer thread and the sending half of its queue.
 #[derive(Debug)]
 pub struct LogSystem {
     tx: SyncSender<Msg>,
-    stats: Arc<LogStats>,
+    shared: Arc<Shared>,
 }
 
 static GLOBAL: OnceLock<Result<LogSystem, String>> = OnceLock::new();
@@ -331,13 +399,17 @@ impl LogSystem {
     /// Starts a writer thread with a queue of `depth` lines (at least 1).
     pub fn start(depth: usize) -> Result<LogSystem, LogError> {
         let (tx, rx) = sync_channel(depth.max(1));
-        let stats = Arc::new(LogStats::default());
-        let s2 = Arc::clone(&stats);
+        let shared = Arc::new(Shared {
+            stats: LogStats::default(),
+            routes: ArcSwap::from_pointee(Vec::new()),
+            pool: Mutex::new(Vec::new()),
+        });
+        let s2 = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("ringlb-log".to_string())
             .spawn(move || writer(rx, &s2))
             .map_err(LogError::Thread)?;
-        Ok(LogSystem { tx, stats })
+        Ok(LogSystem { tx, shared })
     }
 
     /// The process-wide system ([`LOG_QUEUE_DEPTH`]), started on first use.
@@ -350,15 +422,15 @@ impl LogSystem {
 
     /// Counters.
     pub fn stats(&self) -> &LogStats {
-        &self.stats
+        &self.shared.stats
     }
 
     /// Waits until every queued line is written, up to `timeout`; true when drained.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            let queued = self.stats.queued.load(Ordering::Acquire);
-            if self.stats.done.load(Ordering::Acquire) >= queued {
+            let queued = self.shared.stats.queued.load(Ordering::Acquire);
+            if self.shared.stats.done.load(Ordering::Acquire) >= queued {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -408,10 +480,54 @@ impl LogSystem {
             }
             None => None,
         };
-        let tag: String = proxy
-            .log
-            .tag
-            .as_deref()
+        self.build(
+            global,
+            targets,
+            proxy.log.tag.as_deref(),
+            format,
+            proxy.options.dontlognull,
+            http,
+        )
+        .map(Some)
+    }
+
+    /// A logger for event lines only ([`ProxyLogger::log_event`]: server state changes,
+    /// "backend has no server available", start/stop messages), sent where HAProxy sends a
+    /// proxy's events: its own `log` lines plus the global ones with `log global`. `None`
+    /// for `proxy` gives the global targets. Works for `backend` sections too. `None` when
+    /// there is no target.
+    pub fn event_logger_for(
+        &self,
+        global: &Global,
+        proxy: Option<&Proxy>,
+    ) -> Result<Option<ProxyLogger>, LogError> {
+        let mut targets = Vec::new();
+        if proxy.is_none_or(|p| p.log.global) {
+            for t in &global.logs {
+                targets.push(Target::from_config(t)?);
+            }
+        }
+        for t in proxy.map(|p| p.log.targets.as_slice()).unwrap_or_default() {
+            targets.push(Target::from_config(t)?);
+        }
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        let tag = proxy.and_then(|p| p.log.tag.as_deref());
+        let http = proxy.is_some_and(|p| p.mode == Mode::Http);
+        self.build(global, targets, tag, None, false, http).map(Some)
+    }
+
+    fn build(
+        &self,
+        global: &Global,
+        targets: Vec<Target>,
+        tag: Option<&str>,
+        format: Option<LogFormat>,
+        dontlognull: bool,
+        http: bool,
+    ) -> Result<ProxyLogger, LogError> {
+        let tag: String = tag
             .or(global.log_tag.as_deref())
             .unwrap_or(DEFAULT_LOG_TAG)
             .chars()
@@ -429,14 +545,25 @@ impl LogSystem {
             hostname,
             pid: std::process::id(),
         });
-        Ok(Some(ProxyLogger {
+        let mut route_id = None;
+        self.shared.routes.rcu(|v| {
+            let mut v = Vec::clone(v);
+            route_id = (v.len() < ROUTES_MAX).then_some(v.len() as u32);
+            if route_id.is_some() {
+                v.push(Arc::clone(&route));
+            }
+            v
+        });
+        let route_id = route_id.ok_or(LogError::TooManyLoggers { max: ROUTES_MAX })?;
+        Ok(ProxyLogger {
             format,
-            dontlognull: proxy.options.dontlognull,
+            dontlognull,
             http,
             route,
+            route_id,
             tx: self.tx.clone(),
-            stats: Arc::clone(&self.stats),
-        }))
+            shared: Arc::clone(&self.shared),
+        })
     }
 }
 
@@ -453,8 +580,9 @@ pub struct ProxyLogger {
     dontlognull: bool,
     http: bool,
     route: Arc<Route>,
+    route_id: u32,
     tx: SyncSender<Msg>,
-    stats: Arc<LogStats>,
+    shared: Arc<Shared>,
 }
 
 /// Initial capacity of a rendered line (a typical httplog line is 150-250 bytes).
@@ -483,7 +611,7 @@ impl ProxyLogger {
         if self.dontlognull && rec.bytes_uploaded == 0 {
             return false;
         }
-        let mut body = Vec::with_capacity(LINE_BYTES_INITIAL);
+        let mut body = self.shared.take_buf();
         f.render(rec, &mut body);
         self.send(LEVEL_INFO, body)
     }
@@ -495,7 +623,7 @@ impl ProxyLogger {
         if self.format.is_some() {
             return false;
         }
-        let mut body = Vec::with_capacity(LINE_BYTES_INITIAL);
+        let mut body = self.shared.take_buf();
         connect_line(rec, self.http, &mut body);
         self.send(LEVEL_INFO, body)
     }
@@ -503,27 +631,53 @@ impl ProxyLogger {
     /// Sends an already formatted message (event lines such as server state changes) at
     /// `level` (0 = emerg .. 7 = debug). Never blocks.
     pub fn log_event(&self, level: u8, msg: &str) -> bool {
-        self.send(level.min(7), msg.as_bytes().to_vec())
+        let mut body = self.shared.take_buf();
+        let m = msg.as_bytes();
+        body.extend_from_slice(m.get(..super::format::RENDER_BYTES_MAX).unwrap_or(m));
+        self.send(level.min(7), body)
+    }
+
+    /// The resolved targets.
+    pub fn targets(&self) -> &[Target] {
+        &self.route.targets
+    }
+
+    /// The syslog tag (`log-tag` of the proxy, else of `global`, else [`DEFAULT_LOG_TAG`]).
+    pub fn tag(&self) -> &str {
+        &self.route.tag
+    }
+
+    /// The hostname sent in headers (`log-send-hostname`), if any.
+    pub fn hostname(&self) -> Option<&str> {
+        self.route.hostname.as_deref()
     }
 
     /// Counters shared with the [`LogSystem`].
     pub fn stats(&self) -> &LogStats {
-        &self.stats
+        &self.shared.stats
     }
 
     fn send(&self, level: u8, body: Vec<u8>) -> bool {
-        let msg = Msg {
-            route: Arc::clone(&self.route),
+        let stats = &self.shared.stats;
+        // Counted before the send so `done` (bumped by the writer) never passes `queued`.
+        stats.queued.fetch_add(1, Ordering::Release);
+        match self.tx.try_send(Msg {
+            route: self.route_id,
             level,
-            time: SystemTime::now(),
             body,
-        };
-        self.stats.queued.fetch_add(1, Ordering::AcqRel);
-        match self.tx.try_send(msg) {
+        }) {
             Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.queued.fetch_sub(1, Ordering::AcqRel);
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            Err(TrySendError::Full(m) | TrySendError::Disconnected(m)) => {
+                stats.queued.fetch_sub(1, Ordering::Release);
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                // Recycle without waiting; a busy pool just frees the buffer.
+                if let Ok(mut p) = self.shared.pool.try_lock() {
+                    if p.len() < POOL_BUFFERS_MAX {
+                        let mut b = m.body;
+                        b.clear();
+                        p.push(b);
+                    }
+                }
                 false
             }
         }
@@ -597,22 +751,31 @@ impl Sockets {
     }
 }
 
-fn writer(rx: Receiver<Msg>, stats: &LogStats) {
+fn writer(rx: Receiver<Msg>, shared: &Shared) {
+    let stats = &shared.stats;
     let mut socks = Sockets::default();
     let mut out_buf: Vec<u8> = Vec::new();
     let mut err_buf: Vec<u8> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
+    let mut batch: Vec<Msg> = Vec::with_capacity(WRITER_BATCH_LINES_MAX);
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+        batch.push(first);
         while batch.len() < WRITER_BATCH_LINES_MAX {
             match rx.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
             }
         }
+        // The header date is when the writer handles the batch (HAProxy: when the line is
+        // sent); taking it here keeps `SystemTime::now` off the engine threads.
+        let now = SystemTime::now();
+        let routes = shared.routes.load();
         let n = batch.len() as u64;
         for m in &batch {
-            let r = &m.route;
+            let Some(r) = routes.get(m.route as usize) else {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             for t in &r.targets {
                 let Some(level) = t.level_for(m.level) else {
                     continue;
@@ -623,7 +786,7 @@ fn writer(rx: Receiver<Msg>, stats: &LogStats) {
                     tag: &r.tag,
                     pid: r.pid,
                 };
-                frame(t, level, m.time, &header, &m.body, &mut line);
+                frame(t, level, now, &header, &m.body, &mut line);
                 let res = match &t.dest {
                     Dest::Stdout => {
                         out_buf.extend_from_slice(&line);
@@ -654,8 +817,8 @@ fn writer(rx: Receiver<Msg>, stats: &LogStats) {
             }
             err_buf.clear();
         }
-        drop(batch);
-        stats.done.fetch_add(n, Ordering::AcqRel);
+        shared.give_back(batch.drain(..).map(|m| m.body));
+        stats.done.fetch_add(n, Ordering::Release);
     }
 }
 
@@ -883,9 +1046,36 @@ mod tests {
                     frontend b\n  bind :2\n  log global\n  log-tag ptag\n  option tcplog\n";
         let a = logger(text, "a").unwrap().unwrap();
         let b = logger(text, "b").unwrap().unwrap();
-        assert_eq!(&*a.route.tag, "gtag");
-        assert_eq!(&*b.route.tag, "ptag");
-        assert_eq!(a.route.hostname.as_deref(), Some("myhost"));
+        assert_eq!(a.tag(), "gtag");
+        assert_eq!(b.tag(), "ptag");
+        assert_eq!(a.hostname(), Some("myhost"));
+        assert_eq!(a.targets().len(), 1);
+    }
+
+    #[test]
+    fn event_loggers() {
+        let text = "global\n  log stdout format raw local0\n  log-tag g\ndefaults\n  log global\n\
+                    backend be\n  log-tag b\n  server s 127.0.0.1:1\nbackend quiet\n  no log\n";
+        let c = cfg(text);
+        let sys = LogSystem::start(4).expect("writer");
+        let be = c.proxies.iter().find(|p| p.name == "be").expect("be");
+        let quiet = c.proxies.iter().find(|p| p.name == "quiet").expect("quiet");
+        let l = sys
+            .event_logger_for(&c.global, Some(be))
+            .unwrap()
+            .expect("backend events");
+        assert_eq!(l.tag(), "b");
+        assert!(!l.logs_at_end());
+        assert!(sys.event_logger_for(&c.global, Some(quiet)).unwrap().is_none());
+        let g = sys
+            .event_logger_for(&c.global, None)
+            .unwrap()
+            .expect("global events");
+        assert_eq!(g.tag(), "g");
+        assert!(
+            sys.logger_for(&c.global, be).unwrap().is_none(),
+            "backends have no access log"
+        );
     }
 
     #[test]

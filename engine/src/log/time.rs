@@ -73,79 +73,78 @@ impl Civil {
 
     /// `%t`/`%tr`: `06/Feb/2009:12:14:14.655`.
     pub fn write_log_ms(&self, out: &mut Vec<u8>) {
-        self.write_dmy_hms(out);
-        out.push(b'.');
-        push_padded(out, u64::from(self.millis()), 3);
+        let mut b = *b"00/Jan/0000:00:00:00.000";
+        self.fill_dmy_hms(&mut b);
+        put_digits(&mut b[21..24], self.millis());
+        out.extend_from_slice(&b);
     }
 
     /// `%T`/`%Tl`/`%trg`/`%trl`: `06/Feb/2009:12:14:14 +0000`.
     pub fn write_log_tz(&self, out: &mut Vec<u8>) {
-        self.write_dmy_hms(out);
-        out.extend_from_slice(b" +0000");
+        let mut b = *b"00/Jan/0000:00:00:00 +0000";
+        self.fill_dmy_hms(&mut b);
+        out.extend_from_slice(&b);
     }
 
-    fn write_dmy_hms(&self, out: &mut Vec<u8>) {
-        push_padded(out, u64::from(self.day), 2);
-        out.push(b'/');
-        out.extend_from_slice(self.month_name().as_bytes());
-        out.push(b'/');
-        push_padded(out, u64::from(self.year), 4);
-        out.push(b':');
-        self.write_hms(out);
-    }
-
-    fn write_hms(&self, out: &mut Vec<u8>) {
-        push_padded(out, u64::from(self.hour), 2);
-        out.push(b':');
-        push_padded(out, u64::from(self.min), 2);
-        out.push(b':');
-        push_padded(out, u64::from(self.sec), 2);
+    /// Fills `dd/Mmm/yyyy:hh:mm:ss` at the start of `b` (fixed width, no formatting
+    /// machinery: this runs once per log line).
+    fn fill_dmy_hms(&self, b: &mut [u8]) {
+        if b.len() < 20 {
+            return;
+        }
+        put_digits(&mut b[0..2], self.day);
+        b[3..6].copy_from_slice(self.month_name().as_bytes());
+        put_digits(&mut b[7..11], self.year);
+        put_digits(&mut b[12..14], self.hour);
+        put_digits(&mut b[15..17], self.min);
+        put_digits(&mut b[18..20], self.sec);
     }
 
     /// RFC 3164 header date: `Feb  6 12:14:14` (day padded with a space, as `%2d`).
     pub fn write_rfc3164(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.month_name().as_bytes());
-        out.push(b' ');
+        let mut b = *b"Jan 00 00:00:00";
+        b[0..3].copy_from_slice(self.month_name().as_bytes());
+        put_digits(&mut b[4..6], self.day);
         if self.day < 10 {
-            out.push(b' ');
+            b[4] = b' ';
         }
-        push_u64(out, u64::from(self.day));
-        out.push(b' ');
-        self.write_hms(out);
+        put_digits(&mut b[7..9], self.hour);
+        put_digits(&mut b[10..12], self.min);
+        put_digits(&mut b[13..15], self.sec);
+        out.extend_from_slice(&b);
     }
 
     /// RFC 5424 / ISO 8601 date: `2009-02-06T12:14:14.655123+00:00`.
     pub fn write_iso(&self, out: &mut Vec<u8>) {
-        push_padded(out, u64::from(self.year), 4);
-        out.push(b'-');
-        push_padded(out, u64::from(self.month), 2);
-        out.push(b'-');
-        push_padded(out, u64::from(self.day), 2);
-        out.push(b'T');
-        self.write_hms(out);
-        out.push(b'.');
-        push_padded(out, u64::from(self.micros), 6);
-        out.extend_from_slice(b"+00:00");
+        let mut b = *b"0000-00-00T00:00:00.000000+00:00";
+        put_digits(&mut b[0..4], self.year);
+        put_digits(&mut b[5..7], self.month);
+        put_digits(&mut b[8..10], self.day);
+        put_digits(&mut b[11..13], self.hour);
+        put_digits(&mut b[14..16], self.min);
+        put_digits(&mut b[17..19], self.sec);
+        put_digits(&mut b[20..26], self.micros);
+        out.extend_from_slice(&b);
+    }
+}
+
+/// Writes the low `dst.len()` decimal digits of `v` into `dst`, zero-padded.
+#[inline]
+fn put_digits(dst: &mut [u8], mut v: u32) {
+    for d in dst.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
     }
 }
 
 /// Appends `v` in decimal.
+#[inline]
 pub fn push_u64(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+    push_padded(out, v, 1);
 }
 
 /// Appends a signed integer in decimal (`-1` for HAProxy's "absent" times).
+#[inline]
 pub fn push_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
@@ -154,17 +153,34 @@ pub fn push_i64(out: &mut Vec<u8>, v: i64) {
 }
 
 /// Appends `v` left-padded with zeros to `width` digits (longer numbers are kept whole).
+#[inline]
 pub fn push_padded(out: &mut Vec<u8>, v: u64, width: usize) {
-    let mut digits = 1;
-    let mut t = v / 10;
-    while t > 0 {
-        digits += 1;
-        t /= 10;
+    // Fast paths: most logged numbers (timers, counters, queues) have one or two digits.
+    if v < 10 && width <= 1 {
+        out.push(b'0' + v as u8);
+        return;
     }
-    for _ in digits..width {
+    if v < 100 && width <= 2 {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+        return;
+    }
+    // Digits are pushed least significant first, then reversed in place: no temporary
+    // buffer and no memcpy/memset call for a handful of bytes.
+    let start = out.len();
+    let mut v = v;
+    loop {
+        out.push(b'0' + (v % 10) as u8);
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while out.len() - start < width {
         out.push(b'0');
     }
-    push_u64(out, v);
+    if let Some(d) = out.get_mut(start..) {
+        d.reverse();
+    }
 }
 
 /// Appends `v` in upper-case hexadecimal padded to `width` digits (HAProxy's `%0NX`).
@@ -238,6 +254,16 @@ mod tests {
         assert_eq!(s(|o| push_i64(o, -1)), "-1");
         assert_eq!(s(|o| push_i64(o, i64::MIN)), "-9223372036854775808");
         assert_eq!(s(|o| push_u64(o, u64::MAX)), "18446744073709551615");
+        for (v, want) in [
+            (0, "0"),
+            (9, "9"),
+            (10, "10"),
+            (99, "99"),
+            (100, "100"),
+            (1000, "1000"),
+        ] {
+            assert_eq!(s(|o| push_u64(o, v)), want);
+        }
         assert_eq!(s(|o| push_padded(o, 5, 3)), "005");
         assert_eq!(s(|o| push_padded(o, 12345, 3)), "12345");
         assert_eq!(s(|o| push_hex(o, 0x5C53_42A0, 4)), "5C5342A0");

@@ -237,3 +237,70 @@ impl AclTable {
         Some(self.eval_ref(&Ref::Named(i), ctx, bufs))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::cond::PREDEFINED_ACLS;
+    use crate::map::Maps;
+    use std::sync::Arc;
+
+    #[test]
+    fn every_predefined_acl_compiles() {
+        let maps = Arc::new(Maps::default());
+        let mut c = Compiler {
+            proxy: "p".into(),
+            maps: &maps,
+            userlists: &[],
+            uses_maps: false,
+            warnings: Vec::new(),
+        };
+        let mut t = AclTable::default();
+        for name in PREDEFINED_ACLS {
+            assert!(predefined(name).is_some(), "{name}");
+            let i = t.index(name, &mut c).expect("compiles");
+            assert_eq!(t.index(name, &mut c).expect("cached"), i, "compiled once");
+        }
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(t.index("NOT_AN_ACL", &mut c).is_err());
+    }
+
+    #[test]
+    fn suffixes_split_only_known_fetches() {
+        let maps = Arc::new(Maps::default());
+        let mut c = Compiler {
+            proxy: "p".into(),
+            maps: &maps,
+            userlists: &[],
+            uses_maps: false,
+            warnings: Vec::new(),
+        };
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        // (expression, compiles without warning)
+        let table = [
+            ("path_beg /a", true),
+            ("hdr_dom(host) a", true),
+            ("dst_port 80", true),
+            ("hdr_cnt(x) 1", true),
+            ("req.hdr_cnt(x) 1", true),
+            ("src_port 1:2", true),
+            ("nosuch_beg x", false),
+        ];
+        for (expr, clean) in table {
+            c.warnings.clear();
+            let e = parse_acl_expr(&w(expr)).expect("parses");
+            compile_test(&e, &mut c).expect("compiles");
+            assert_eq!(c.warnings.is_empty(), clean, "{expr}: {:?}", c.warnings);
+        }
+        // Bad patterns for typed matches are config errors.
+        for bad in [
+            "dst_port abc",
+            "path -m bin zz",
+            "path_reg (",
+            "src_port -m int 1:x",
+        ] {
+            let e = parse_acl_expr(&w(bad)).expect("parses");
+            assert!(compile_test(&e, &mut c).is_err(), "{bad}");
+        }
+    }
+}

@@ -5,7 +5,7 @@ use crate::config::model::{HttpAction, Redirect as RedirectModel, ReturnBody};
 use crate::http::errors;
 use crate::map::MapSet;
 
-use super::sample::{expand, Ctx, Fmt, Phase, Which};
+use super::sample::{expand, write_val, CSample, Ctx, Fmt, Phase, Which};
 use super::{Compiler, EditKind, EvalScratch, ProxyRules, RequestView, ResponseView, RulesError};
 use super::{EDIT_BYTES_MAX, RETURN_BODY_BYTES_MAX};
 
@@ -122,6 +122,20 @@ pub(crate) struct Return {
     headers: Vec<(Box<[u8]>, Fmt)>,
 }
 
+/// The value a `set-var` stores.
+#[derive(Debug)]
+pub(crate) enum VarValue {
+    Sample(CSample),
+    Fmt(Fmt),
+}
+
+/// The variable name inside `set-var(txn.x[,cond])`.
+fn var_name(action: &str) -> Option<&str> {
+    let inner = action.split_once('(')?.1.strip_suffix(')')?;
+    let name = inner.split(',').next()?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
 /// A compiled action.
 #[derive(Debug)]
 pub(crate) enum Action {
@@ -141,6 +155,10 @@ pub(crate) enum Action {
         per_value: bool,
     },
     SetPath(Fmt),
+    /// `set-var(name) <expr>` / `set-var-fmt(name) <fmt>`.
+    SetVar(Box<[u8]>, VarValue),
+    /// `unset-var(name)`.
+    UnsetVar(Box<[u8]>),
     ReplacePath(regex::bytes::Regex, Fmt),
     /// Accepted, not evaluated (listed in the warnings).
     Ignored,
@@ -149,6 +167,13 @@ pub(crate) enum Action {
 impl Action {
     pub(crate) fn compile(a: &HttpAction, phase: Phase, c: &mut Compiler<'_>) -> Result<Action, RulesError> {
         let bytes = |s: &str| -> Box<[u8]> { s.as_bytes().into() };
+        let header = |s: &str, c: &Compiler<'_>| -> Result<Box<[u8]>, RulesError> {
+            if is_token(s) {
+                Ok(s.as_bytes().into())
+            } else {
+                Err(c.invalid(format!("invalid header name '{s}'")))
+            }
+        };
         Ok(match a {
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(*status),
@@ -178,7 +203,7 @@ impl Action {
                 };
                 let mut hdrs = Vec::with_capacity(headers.len());
                 for (n, v) in headers {
-                    hdrs.push((bytes(n), Fmt::parse(v, phase, c)?));
+                    hdrs.push((header(n, c)?, Fmt::parse(v, phase, c)?));
                 }
                 Action::Return(Box::new(Return {
                     status: *status,
@@ -188,15 +213,15 @@ impl Action {
                 }))
             }
             HttpAction::SetHeader { name, value } => {
-                Action::SetHeader(bytes(name), Fmt::compile(value, phase, c)?)
+                Action::SetHeader(header(name, c)?, Fmt::compile(value, phase, c)?)
             }
             HttpAction::AddHeader { name, value } => {
-                Action::AddHeader(bytes(name), Fmt::compile(value, phase, c)?)
+                Action::AddHeader(header(name, c)?, Fmt::compile(value, phase, c)?)
             }
-            HttpAction::DelHeader { name } => Action::DelHeader(bytes(name)),
+            HttpAction::DelHeader { name } => Action::DelHeader(header(name, c)?),
             HttpAction::ReplaceHeader { name, regex, replace }
             | HttpAction::ReplaceValue { name, regex, replace } => Action::ReplaceHeader {
-                name: bytes(name),
+                name: header(name, c)?,
                 re: c.regex(regex, false)?,
                 fmt: Fmt::parse(replace, phase, c)?,
                 per_value: matches!(a, HttpAction::ReplaceValue { .. }),
@@ -204,6 +229,25 @@ impl Action {
             HttpAction::SetPath(f) if phase == Phase::Request => Action::SetPath(Fmt::compile(f, phase, c)?),
             HttpAction::ReplacePath { regex, replace } if phase == Phase::Request => {
                 Action::ReplacePath(c.regex(regex, false)?, Fmt::parse(replace, phase, c)?)
+            }
+            HttpAction::Other { action, args }
+                if action.starts_with("set-var") || action.starts_with("unset-var") =>
+            {
+                let Some(name) = var_name(action) else {
+                    return Err(c.invalid(format!("'{action}': missing variable name")));
+                };
+                let name: Box<[u8]> = bytes(name);
+                if action.starts_with("unset-var(") {
+                    Action::UnsetVar(name)
+                } else {
+                    let text = args.join(" ");
+                    if action.starts_with("set-var-fmt(") {
+                        Action::SetVar(name, VarValue::Fmt(Fmt::parse(&text, phase, c)?))
+                    } else {
+                        let sample = crate::config::cond::Sample::parse(&text).map_err(|e| c.invalid(e))?;
+                        Action::SetVar(name, VarValue::Sample(CSample::compile(&sample, c)?.0))
+                    }
+                }
             }
             other => {
                 let name = match other {
@@ -269,9 +313,9 @@ impl Action {
                         }
                         fmt.clear();
                         f.eval(&ctx, bufs, fmt);
-                        let mut digits = Vec::with_capacity(8);
-                        super::sample::write_val(super::sample::Val::Int(fmt.len() as i64), &mut digits);
-                        push_field(reply, b"content-length", &digits);
+                        reply.extend_from_slice(b"content-length: ");
+                        write_val(super::sample::Val::Int(fmt.len() as i64), reply);
+                        reply.extend_from_slice(b"\r\n");
                         if let (Some(ct), false) = (&r.content_type, fmt.is_empty()) {
                             push_field(reply, b"content-type", ct);
                         }
@@ -354,6 +398,26 @@ impl Action {
                 rewrite(msg.push(kind, name, fmt))
             }
             Action::DelHeader(name) => rewrite(msg.push(EditKind::Del, name, b"")),
+            Action::SetVar(name, value) => {
+                fmt.clear();
+                {
+                    let ctx = Ctx::new(req, resp, phase, msg, maps);
+                    match value {
+                        VarValue::Fmt(f) => f.eval(&ctx, bufs, fmt),
+                        VarValue::Sample(s) => match s.one(&ctx, bufs) {
+                            Some(v) => write_val(v, fmt),
+                            // No sample: the variable is left as it was.
+                            None => return Flow::Next,
+                        },
+                    }
+                }
+                msg.set_var(name, fmt);
+                Flow::Next
+            }
+            Action::UnsetVar(name) => {
+                msg.unset_var(name);
+                Flow::Next
+            }
             Action::ReplaceHeader {
                 name,
                 re,
@@ -418,6 +482,13 @@ impl Action {
             _ => Flow::Next,
         }
     }
+}
+
+/// RFC 9110 token: what a header name may be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn trim(mut s: &[u8]) -> &[u8] {
@@ -608,5 +679,58 @@ impl Redirect {
         }
         reply.extend_from_slice(b"\r\n");
         Final::Reply(self.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_variable_names() {
+        for (code, text) in [
+            (200, "OK"),
+            (302, "Found"),
+            (404, "Not Found"),
+            (503, "Service Unavailable"),
+            (799, "Other"),
+        ] {
+            assert_eq!(reason(code), text);
+        }
+        let table = [
+            ("set-var(txn.x)", Some("txn.x")),
+            ("set-var(txn.x,ifexists)", Some("txn.x")),
+            ("set-var-fmt( req.y )", Some("req.y")),
+            ("unset-var(sess.z)", Some("sess.z")),
+            ("set-var()", None),
+            ("set-var(txn.x", None),
+            ("set-var", None),
+        ];
+        for (action, want) in table {
+            assert_eq!(var_name(action), want, "{action}");
+        }
+    }
+
+    #[test]
+    fn header_names_are_tokens() {
+        for ok in ["X-Forwarded-For", "x_a", "A!#$%&'*+.^`|~9"] {
+            assert!(is_token(ok), "{ok}");
+        }
+        for bad in ["", "X Y", "X:Y", "X\r", "é", "X(1)"] {
+            assert!(!is_token(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn auth_realm_cannot_break_the_header() {
+        let mut out = Vec::new();
+        auth_reply("a\"b\r\nX: y", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("www-authenticate: Basic realm=\"abX: y\"\r\n"),
+            "{text}"
+        );
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
     }
 }

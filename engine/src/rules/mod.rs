@@ -44,12 +44,34 @@
 //! Semantics follow HAProxy: named ACLs declared several times are OR'ed; a condition is
 //! an OR of AND-groups; `hdr()` in an ACL tries every comma-separated value and in a
 //! sample takes the last one; rules see the edits of the rules before them (a header set
-//! by `http-request set-header` is visible to later ACLs and to `use_backend`).
+//! by `http-request set-header` is visible to later ACLs and to `use_backend`); the
+//! `redirect` keyword's rules run after the `http-request` rules.
 //!
-//! Not here: `http_auth` password checks, stick tables (`track-sc*`, `sc_*` fetches),
-//! variables (`set-var`), Lua, TLS fetches (`ssl_fc` is always false). Unsupported fetches,
-//! converters and actions are listed by [`ProxyRules::warnings`] and evaluate as "no
-//! sample" (an ACL on them never matches; an action using them is skipped).
+//! Per request, in order: [`EvalScratch::start_request`], the frontend's
+//! [`ProxyRules::http_request`], [`ProxyRules::route`], the backend's
+//! [`ProxyRules::http_request`], [`forwarded_for`], then
+//! [`EvalScratch::write_request_head`] (or [`EvalScratch::with_edits`] to add the
+//! caller's own edits). Per response: [`EvalScratch::start_response`] (with
+//! [`EvalScratch::restore_vars`] when the scratch is shared by a core's connections), the
+//! backend's then the frontend's [`ProxyRules::http_response`], then
+//! [`EvalScratch::write_response_head`].
+//!
+//! Fetches: `path`, `url`, `query`, `base`, `method`, `req.ver`, `hdr`/`req.hdr`/`fhdr`,
+//! `hdr_cnt`, `res.hdr`/`shdr`, `status`, `src`, `dst`, `src_port`, `dst_port`,
+//! `urlp`/`url_param`, `cook`, `var`, `nbsrv` (through [`RequestView::with_nbsrv`]),
+//! `http_auth` (`insecure-password` users), `ssl_fc` (always false: no TLS), `str`, `int`,
+//! `bool`, `env`, `always_true`/`always_false`; ACL suffixes `_beg _end _sub _reg _dir _dom
+//! _len _ip _val _str _found`. Converters: `lower`, `upper`, `map`/`map_str`/`map_beg`/
+//! `map_dom`/`map_end`/`map_reg` (engine::map), `field`, `word`, `regsub`, `ltrim`, `rtrim`,
+//! `url_dec`, `bytes`, `length`, `concat`. Actions: `allow`, `deny`, `tarpit`, `auth`,
+//! `redirect`, `return`, `set-header`, `add-header`, `del-header`, `replace-header`,
+//! `replace-value`, `set-path`, `replace-path`, `set-var`, `set-var-fmt`, `unset-var`.
+//!
+//! Not here: stick tables (`track-sc*`, `sc_*` fetches), Lua, TLS fetches, `set-uri`,
+//! `set-query`, `set-method`, `set-status`, encrypted userlist passwords, `-M` map-file
+//! ACLs. Unsupported fetches, converters and actions are listed by
+//! [`ProxyRules::warnings`] and evaluate as "no sample" (an ACL on them never matches; an
+//! action using them is skipped).
 
 #![warn(missing_docs)]
 
@@ -61,7 +83,7 @@ mod sample;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::config::model::{BackendRef, ForwardFor, Proxy};
+use crate::config::model::{BackendRef, ForwardFor, Proxy, ProxyKind, Userlist};
 use crate::http::write::{self, HeaderEdit, WriteError};
 use crate::http::{RequestHead, ResponseHead};
 use crate::map::{MapSet, Maps};
@@ -78,6 +100,15 @@ pub const EDIT_BYTES_MAX: usize = 16_384;
 /// Most header edits one message may carry. Bounds the work of header lookups that see
 /// the edits, and lets [`EvalScratch::with_edits`] build the edit list on the stack.
 pub const EDITS_MAX: usize = 64;
+
+/// Edits that fit the small stack array of [`EvalScratch::with_edits`].
+const EDITS_FEW: usize = 8;
+const _: () = assert!(EDITS_FEW <= EDITS_MAX);
+
+/// Most bytes the variables (`set-var`) of one transaction may hold, names included.
+/// A `set-var` beyond it is skipped, as HAProxy does when a variable would pass its
+/// memory limits.
+pub const VAR_BYTES_MAX: usize = 16_384;
 
 /// Largest body read for `return file`/`errorfile`, in bytes: HAProxy refuses bodies
 /// larger than `tune.bufsize` too.
@@ -166,6 +197,7 @@ impl<'a> ResponseView<'a> {
 
 /// What the `http-request` rules (and `redirect` rules) decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestVerdict<'s> {
     /// Go on: route, then write the head with [`EvalScratch::write_request_head`].
     Continue,
@@ -193,6 +225,7 @@ pub enum RequestVerdict<'s> {
 
 /// What the `http-response` rules decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResponseVerdict {
     /// Forward the response with [`EvalScratch::write_response_head`].
     Continue,
@@ -221,19 +254,70 @@ struct EditRec {
 }
 
 /// The edits of the message being processed: header edits and the new path, bytes in
-/// one arena reused from message to message.
+/// one arena reused from message to message; and the transaction's variables
+/// (`set-var`), kept from the request to its response.
 #[derive(Debug, Default)]
 struct MsgEdits {
     edits: Vec<EditRec>,
     arena: Vec<u8>,
     new_path: Option<(u32, u32)>,
+    /// (name, value) ranges in `var_arena`; a later `set-var` of a name replaces it.
+    vars: Vec<((u32, u32), (u32, u32))>,
+    var_arena: Vec<u8>,
 }
 
 impl MsgEdits {
+    /// Forgets the edits (a new message starts).
     fn clear(&mut self) {
         self.edits.clear();
         self.arena.clear();
         self.new_path = None;
+    }
+
+    /// Forgets the variables too (a new transaction starts).
+    fn clear_all(&mut self) {
+        self.clear();
+        self.vars.clear();
+        self.var_arena.clear();
+    }
+
+    fn var_bytes(&self, r: (u32, u32)) -> &[u8] {
+        self.var_arena.get(r.0 as usize..r.1 as usize).unwrap_or(&[])
+    }
+
+    /// The value of variable `name` (`txn.x`), if set.
+    fn var(&self, name: &[u8]) -> Option<&[u8]> {
+        self.vars
+            .iter()
+            .find(|(n, _)| self.var_bytes(*n) == name)
+            .map(|(_, v)| self.var_bytes(*v))
+    }
+
+    /// Sets variable `name`; false when [`VAR_BYTES_MAX`] would be passed.
+    fn set_var(&mut self, name: &[u8], value: &[u8]) -> bool {
+        if self.var_arena.len() + name.len() + value.len() > VAR_BYTES_MAX {
+            return false;
+        }
+        let start = self.var_arena.len() as u32;
+        self.var_arena.extend_from_slice(value);
+        let v = (start, self.var_arena.len() as u32);
+        let existing = self.vars.iter().position(|(n, _)| self.var_bytes(*n) == name);
+        match existing.and_then(|i| self.vars.get_mut(i)) {
+            Some(slot) => slot.1 = v,
+            None => {
+                let ns = self.var_arena.len() as u32;
+                self.var_arena.extend_from_slice(name);
+                self.vars.push(((ns, self.var_arena.len() as u32), v));
+            }
+        }
+        true
+    }
+
+    /// Removes variable `name`.
+    fn unset_var(&mut self, name: &[u8]) {
+        let arena = &self.var_arena;
+        self.vars
+            .retain(|(n, _)| arena.get(n.0 as usize..n.1 as usize) != Some(name));
     }
 
     fn bytes(&self, r: (u32, u32)) -> &[u8] {
@@ -250,9 +334,10 @@ impl MsgEdits {
         Some((start as u32, self.arena.len() as u32))
     }
 
-    /// Records an edit; false when a limit is reached (the rewrite failed).
+    /// Records an edit; false when a limit is reached or the value holds a control
+    /// byte that would split the message (the rewrite failed).
     fn push(&mut self, kind: EditKind, name: &[u8], value: &[u8]) -> bool {
-        if self.edits.len() >= EDITS_MAX {
+        if self.edits.len() >= EDITS_MAX || !value.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)) {
             return false;
         }
         let (Some(name), Some(value)) = (self.store(name), self.store(value)) else {
@@ -313,13 +398,30 @@ impl EvalScratch {
     /// Forgets the edits of the previous message: call before the frontend's
     /// `http_request` for each request.
     pub fn start_request(&mut self) {
+        self.msg.clear_all();
+    }
+
+    /// Forgets the request's edits (variables stay): call once the request head is
+    /// written, before the `http_response` rules of the backend then the frontend.
+    pub fn start_response(&mut self) {
         self.msg.clear();
     }
 
-    /// Forgets the request's edits: call once the request head is written, before the
-    /// `http_response` rules of the backend then the frontend.
-    pub fn start_response(&mut self) {
-        self.msg.clear();
+    /// Moves the transaction's variables (`set-var`) out, to keep them with the
+    /// connection until its response when this scratch serves other connections in
+    /// between (one scratch per core). Empty, and free, when no rule set a variable.
+    pub fn take_vars(&mut self) -> TxnVars {
+        TxnVars {
+            vars: std::mem::take(&mut self.msg.vars),
+            arena: std::mem::take(&mut self.msg.var_arena),
+        }
+    }
+
+    /// Puts back variables taken with [`EvalScratch::take_vars`] (after
+    /// [`EvalScratch::start_response`], before the `http_response` rules).
+    pub fn restore_vars(&mut self, v: TxnVars) {
+        self.msg.vars = v.vars;
+        self.msg.var_arena = v.arena;
     }
 
     /// The path set by `set-path`/`replace-path`, if any (the query is kept as sent).
@@ -334,12 +436,24 @@ impl EvalScratch {
 
     /// Calls `f` with the header edits (in rule order) and the new path.
     pub fn with_edits<R>(&self, f: impl FnOnce(&[HeaderEdit<'_>], Option<&[u8]>) -> R) -> R {
-        let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_MAX];
         let n = self.msg.edits.len().min(EDITS_MAX);
+        debug_assert_eq!(n, self.msg.edits.len(), "push() keeps at most EDITS_MAX edits");
+        if n == 0 {
+            return f(&[], self.msg.path());
+        }
+        // The common few edits fill a small array; more take the full one.
+        if n <= EDITS_FEW {
+            let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_FEW];
+            for (slot, e) in arr.iter_mut().zip(&self.msg.edits) {
+                *slot = self.msg.edit(e);
+            }
+            return f(arr.get(..n).unwrap_or_default(), self.msg.path());
+        }
+        let mut arr = [HeaderEdit::Del { name: b"" }; EDITS_MAX];
         for (slot, e) in arr.iter_mut().zip(&self.msg.edits) {
             *slot = self.msg.edit(e);
         }
-        f(&arr[..n], self.msg.path())
+        f(arr.get(..n).unwrap_or_default(), self.msg.path())
     }
 
     /// Writes the request head parsed from `buf` with the recorded edits applied
@@ -361,6 +475,20 @@ impl EvalScratch {
         out: &mut Vec<u8>,
     ) -> Result<(), WriteError> {
         self.with_edits(|edits, _| write::write_response_head(buf, head, edits, out))
+    }
+}
+
+/// The variables of one transaction, moved out of an [`EvalScratch`].
+#[derive(Debug, Default)]
+pub struct TxnVars {
+    vars: Vec<((u32, u32), (u32, u32))>,
+    arena: Vec<u8>,
+}
+
+impl TxnVars {
+    /// True when no variable is set (nothing to keep).
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
     }
 }
 
@@ -397,10 +525,18 @@ pub struct ProxyRules {
     http_response: Vec<(Action, Option<Cond>)>,
     switches: Vec<Switch>,
     default_backend: Option<String>,
+    /// A `listen` section is its own backend when no rule picks another.
+    own_backend: Option<String>,
     forwardfor: Option<ForwardForRule>,
     maps: Option<Arc<Maps>>,
     warnings: Vec<String>,
 }
+
+// Rules are shared by every core through an `Arc`.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<ProxyRules>();
+};
 
 /// The name the docs and the h1 helper use for a frontend's rules.
 pub type FrontendRules = ProxyRules;
@@ -443,6 +579,7 @@ pub enum RulesError {
 pub(crate) struct Compiler<'m> {
     proxy: String,
     maps: &'m Arc<Maps>,
+    userlists: &'m [Userlist],
     uses_maps: bool,
     warnings: Vec<String>,
 }
@@ -492,9 +629,21 @@ impl ProxyRules {
     /// (map files are loaded from disk here, once). Fails only on what the config
     /// parser does not check: a bad regex, an unreadable pattern or body file.
     pub fn compile(proxy: &Proxy, maps: &Arc<Maps>) -> Result<ProxyRules, RulesError> {
+        ProxyRules::compile_with_userlists(proxy, maps, &[])
+    }
+
+    /// [`ProxyRules::compile`] with the config's `userlist` sections, which
+    /// `http_auth(<userlist>)` checks `Authorization: Basic` credentials against
+    /// (`insecure-password` users only: encrypted passwords never match).
+    pub fn compile_with_userlists(
+        proxy: &Proxy,
+        maps: &Arc<Maps>,
+        userlists: &[Userlist],
+    ) -> Result<ProxyRules, RulesError> {
         let mut c = Compiler {
             proxy: proxy.name.clone(),
             maps,
+            userlists,
             uses_maps: false,
             warnings: Vec::new(),
         };
@@ -537,6 +686,7 @@ impl ProxyRules {
             http_response,
             switches,
             default_backend: proxy.default_backend.clone(),
+            own_backend: (proxy.kind == ProxyKind::Listen).then(|| proxy.name.clone()),
             forwardfor,
             maps: c.uses_maps.then(|| Arc::clone(maps)),
             warnings: c.warnings,
@@ -605,6 +755,8 @@ impl ProxyRules {
                 }
             }
         }
+        debug_assert!(scratch.msg.edits.len() <= EDITS_MAX, "edit count bounded");
+        debug_assert!(scratch.msg.arena.len() <= EDIT_BYTES_MAX, "edit bytes bounded");
         match stop {
             None => RequestVerdict::Continue,
             Some(action::Final::Deny(status)) => RequestVerdict::Deny { status },
@@ -617,7 +769,8 @@ impl ProxyRules {
     }
 
     /// Chooses the backend: the first `use_backend` whose condition holds and whose
-    /// target `usable` accepts, else `default_backend` if usable. As HAProxy: a static
+    /// target `usable` accepts, else `default_backend` if usable (a `listen` without
+    /// one is its own backend). As HAProxy: a static
     /// target that is not usable (missing or unpublished) is skipped; a dynamic
     /// (`%[...]`) name that is not usable ends the search at `default_backend`.
     /// `None`: no backend (HAProxy answers 503).
@@ -663,9 +816,13 @@ impl ProxyRules {
             }
         }
         if dynamic {
+            debug_assert!(!scratch.backend.is_empty() && usable(&scratch.backend));
             return Some(&scratch.backend);
         }
-        self.default_backend.as_deref().filter(|n| usable(n))
+        match &self.default_backend {
+            Some(d) => Some(d.as_str()).filter(|n| usable(n)),
+            None => self.own_backend.as_deref().filter(|n| usable(n)),
+        }
     }
 
     /// Runs the `http-response` rules in order (call the backend's, then the
@@ -777,4 +934,49 @@ pub fn forwarded_for(
     let mut ip = [0u8; 64];
     let value = write::forwarded_for_value(sample::unmap_v4(src), &mut ip);
     scratch.msg.push(EditKind::Add, &rule.header, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_limits() {
+        let mut m = MsgEdits::default();
+        assert!(m.push(EditKind::Add, b"X", b"tab\tok \x80"));
+        for bad in [&b"a\r\nb"[..], b"\0", b"\x7f", b"\n"] {
+            assert!(!m.push(EditKind::Add, b"X", bad), "{bad:?}");
+        }
+        let big = vec![b'a'; EDIT_BYTES_MAX];
+        assert!(!m.push(EditKind::Set, b"X", &big), "arena bound");
+        while m.edits.len() < EDITS_MAX {
+            assert!(m.push(EditKind::Del, b"Y", b""));
+        }
+        assert!(!m.push(EditKind::Del, b"Y", b""), "count bound");
+        assert!(m.set_path(b"/p"));
+        assert_eq!(m.path(), Some(&b"/p"[..]));
+        m.clear();
+        assert!(m.edits.is_empty() && m.path().is_none());
+    }
+
+    #[test]
+    fn variables() {
+        let mut m = MsgEdits::default();
+        assert!(m.set_var(b"txn.a", b"1"));
+        assert!(m.set_var(b"txn.b", b"2"));
+        assert!(m.set_var(b"txn.a", b"3"));
+        assert_eq!(m.var(b"txn.a"), Some(&b"3"[..]));
+        assert_eq!(m.vars.len(), 2);
+        m.unset_var(b"txn.a");
+        assert_eq!(m.var(b"txn.a"), None);
+        m.clear();
+        assert_eq!(
+            m.var(b"txn.b"),
+            Some(&b"2"[..]),
+            "a new message keeps the variables"
+        );
+        m.clear_all();
+        assert_eq!(m.var(b"txn.b"), None);
+        assert!(!m.set_var(b"txn.big", &vec![b'x'; VAR_BYTES_MAX]));
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::sample::{write_val, Val};
+use super::sample::Val;
 use super::{Compiler, RulesError};
 
 /// Above this many patterns, `str`/`beg`/`end` sets are hashed instead of scanned.
@@ -287,8 +287,23 @@ impl Patterns {
                 }
                 p.strs = StrSet::new(list, false);
             }
-            Method::Str | Method::Beg | Method::End | Method::Sub | Method::Dir | Method::Dom => {
+            Method::Str | Method::Beg | Method::End | Method::Sub => {
                 let list = all.iter().map(|w| w.as_bytes().into()).collect();
+                p.strs = StrSet::new(list, ic);
+            }
+            Method::Dir | Method::Dom => {
+                // Delimiters at a pattern's ends are ignored: store the words bare.
+                let delims = if method == Method::Dir {
+                    DIR_DELIMS
+                } else {
+                    DOM_DELIMS
+                };
+                let list = all
+                    .iter()
+                    .map(|w| strip_delims(w.as_bytes(), delims))
+                    .filter(|w| !w.is_empty())
+                    .map(Box::from)
+                    .collect();
                 p.strs = StrSet::new(list, ic);
             }
         }
@@ -375,8 +390,19 @@ impl Patterns {
             }
             Method::Sub => self.strs.list.iter().any(|p| find(s, p, ic).is_some()),
             Method::Reg => self.regexes.iter().any(|r| r.is_match(s)),
-            Method::Dir => self.strs.list.iter().any(|p| match_word(s, p, b'/', ic)),
-            Method::Dom => self.strs.list.iter().any(|p| match_word(s, p, b'.', ic)),
+            Method::Dir | Method::Dom => {
+                let delims = if self.method == Method::Dir {
+                    DIR_DELIMS
+                } else {
+                    DOM_DELIMS
+                };
+                if let Some((set, _)) = &self.strs.hashed {
+                    if let Some(found) = probe_words(s, set, delims, ic) {
+                        return found;
+                    }
+                }
+                self.strs.list.iter().any(|p| match_word(s, p, delims, ic))
+            }
             _ => false,
         }
     }
@@ -387,11 +413,25 @@ fn with_str<R>(v: Val<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
     match v {
         Val::Str(s) => f(s),
         other => {
-            let mut tmp = Vec::new();
-            write_val(other, &mut tmp);
-            f(&tmp)
+            // 64 bytes hold any integer or IPv6 text form (at most 45 bytes).
+            let mut tmp = [0u8; 64];
+            let n = scalar_text(other, &mut tmp);
+            f(tmp.get(..n).unwrap_or_default())
         }
     }
+}
+
+/// Writes a scalar sample as text into `out`; returns the length.
+fn scalar_text(v: Val<'_>, out: &mut [u8; 64]) -> usize {
+    use std::io::Write;
+    let mut w = &mut out[..];
+    let _ = match v {
+        Val::Str(_) => Ok(()),
+        Val::Int(i) => write!(w, "{i}"),
+        Val::Bool(b) => write!(w, "{}", u8::from(b)),
+        Val::Ip(ip) => write!(w, "{ip}"),
+    };
+    64 - w.len()
 }
 
 /// HAProxy's string-to-int cast: optional sign then digits; the rest is ignored.
@@ -439,10 +479,75 @@ fn find(hay: &[u8], needle: &[u8], ic: bool) -> Option<usize> {
     })
 }
 
+/// Delimiters of `-m dir` (HAProxy's `pat_match_dir`).
+const DIR_DELIMS: &[u8] = b"/?";
+/// Delimiters of `-m dom` (HAProxy's `pat_match_dom`).
+const DOM_DELIMS: &[u8] = b"/?.:";
+
+/// Most delimiter-bounded start (and end) positions probed in a hashed `dir`/`dom`
+/// lookup: the work is at most this squared; longer samples fall back to a scan.
+const WORD_BOUNDARIES_MAX: usize = 64;
+
+fn strip_delims<'p>(mut p: &'p [u8], delims: &[u8]) -> &'p [u8] {
+    while let [f, r @ ..] = p {
+        if !delims.contains(f) {
+            break;
+        }
+        p = r;
+    }
+    while let [r @ .., l] = p {
+        if !delims.contains(l) {
+            break;
+        }
+        p = r;
+    }
+    p
+}
+
+/// Hashed `match_word`: probes every delimiter-bounded slice of `s` in `set` (words
+/// stored without end delimiters, lowercased for `ic`). `None` when `s` is too long
+/// or has too many delimiters for the stack buffers: scan instead.
+fn probe_words(s: &[u8], set: &HashSet<Box<[u8]>>, delims: &[u8], ic: bool) -> Option<bool> {
+    if s.len() > FOLD_BYTES_MAX {
+        return None;
+    }
+    let mut low = [0u8; FOLD_BYTES_MAX];
+    let text = low.get_mut(..s.len())?;
+    text.copy_from_slice(s);
+    if ic {
+        text.make_ascii_lowercase();
+    }
+    let mut starts = [0usize; WORD_BOUNDARIES_MAX];
+    let mut ends = [0usize; WORD_BOUNDARIES_MAX];
+    let (mut ns, mut ne) = (1, 0);
+    for (i, b) in text.iter().enumerate() {
+        if delims.contains(b) {
+            if ns >= WORD_BOUNDARIES_MAX || ne >= WORD_BOUNDARIES_MAX {
+                return None;
+            }
+            ends[ne] = i;
+            ne += 1;
+            starts[ns] = i + 1;
+            ns += 1;
+        }
+    }
+    if ne >= WORD_BOUNDARIES_MAX {
+        return None;
+    }
+    ends[ne] = text.len();
+    ne += 1;
+    let text = &*text;
+    Some(starts[..ns].iter().any(|&a| {
+        ends[..ne]
+            .iter()
+            .any(|&e| a < e && text.get(a..e).is_some_and(|w| set.contains(w)))
+    }))
+}
+
 /// HAProxy's `match_word`: `pattern` (its leading/trailing delimiters ignored) appears
-/// in `s` between delimiters (`delim`, `/`, `?`) or the string's ends.
-fn match_word(s: &[u8], pattern: &[u8], delim: u8, ic: bool) -> bool {
-    let is_d = |b: u8| b == delim || b == b'/' || b == b'?';
+/// in `s` between two of `delims` or the string's ends.
+fn match_word(s: &[u8], pattern: &[u8], delims: &[u8], ic: bool) -> bool {
+    let is_d = |b: u8| delims.contains(&b);
     let mut p = pattern;
     while let [f, r @ ..] = p {
         if !is_d(*f) {
@@ -511,14 +616,73 @@ mod tests {
     }
 
     #[test]
+    fn hashed_words_agree_with_the_scan() {
+        let words: Vec<&[u8]> = vec![b"example.com", b"img", b".a.b.", b"x/y", b"EXAMPLE.org", b"q"];
+        let samples: [&[u8]; 9] = [
+            b"www.example.com",
+            b"www.example.com:8080",
+            b"example.community",
+            b"/a/img/x",
+            b"/a/imgs",
+            b"c.a.b",
+            b"/x/y?z",
+            b"Example.ORG",
+            b"",
+        ];
+        for ic in [false, true] {
+            for delims in [DIR_DELIMS, DOM_DELIMS] {
+                let bare: Vec<Box<[u8]>> = words
+                    .iter()
+                    .map(|w| strip_delims(w, delims))
+                    .map(|w| {
+                        if ic {
+                            w.to_ascii_lowercase().into()
+                        } else {
+                            w.into()
+                        }
+                    })
+                    .collect();
+                let set: HashSet<Box<[u8]>> = bare.iter().cloned().collect();
+                for s in samples {
+                    let scan = words.iter().any(|p| match_word(s, p, delims, ic));
+                    assert_eq!(
+                        probe_words(s, &set, delims, ic),
+                        Some(scan),
+                        "{s:?} ic={ic} {delims:?}"
+                    );
+                }
+            }
+        }
+        let long = vec![b'.'; WORD_BOUNDARIES_MAX + 1];
+        assert_eq!(probe_words(&long, &HashSet::new(), DOM_DELIMS, false), None);
+    }
+
+    #[test]
     fn words() {
-        assert!(match_word(b"www.example.com", b"example.com", b'.', false));
-        assert!(match_word(b"www.example.com", b".example.com.", b'.', false));
-        assert!(!match_word(b"www.myexample.com", b"example.com", b'.', false));
-        assert!(match_word(b"WWW.EXAMPLE.com", b"example", b'.', true));
-        assert!(match_word(b"/a/img/x.png", b"img", b'/', false));
-        assert!(!match_word(b"/a/images/x", b"img", b'/', false));
-        assert!(!match_word(b"/a", b"/", b'/', false));
+        assert!(match_word(b"www.example.com", b"example.com", DOM_DELIMS, false));
+        assert!(match_word(
+            b"www.example.com",
+            b".example.com.",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(!match_word(
+            b"www.myexample.com",
+            b"example.com",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(match_word(b"WWW.EXAMPLE.com", b"example", DOM_DELIMS, true));
+        assert!(match_word(
+            b"www.example.com:8080",
+            b"example.com",
+            DOM_DELIMS,
+            false
+        ));
+        assert!(!match_word(b"/a:b/x", b"a", DIR_DELIMS, false));
+        assert!(match_word(b"/a/img/x.png", b"img", DIR_DELIMS, false));
+        assert!(!match_word(b"/a/images/x", b"img", DIR_DELIMS, false));
+        assert!(!match_word(b"/a", b"/", DIR_DELIMS, false));
         assert_eq!(find(b"Hello", b"LL", true), Some(2));
         assert_eq!(hex("0aff").as_deref(), Some(&[10u8, 255][..]));
         assert!(hex("0").is_none());

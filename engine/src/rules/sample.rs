@@ -113,7 +113,22 @@ impl<'r> Ctx<'r> {
         let Some((buf, headers, edited)) = self.headers(which) else {
             return false;
         };
+        // The request's Host span, when `which` reads the request.
+        let host = match (which, self.phase) {
+            (Which::Req, _) | (Which::Current, Phase::Request) => self.req.map(|r| r.head.host),
+            _ => None,
+        };
         let edits: &'r [super::EditRec] = if edited { &self.msg.edits } else { &[] };
+        // The parser keeps one Host field and points at it: no scan for the most
+        // common header fetch.
+        if edits.is_empty() && name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+            if let Some(host) = host {
+                return match host {
+                    Some(h) => f(h.get(buf)),
+                    None => false,
+                };
+            }
+        }
         let msg = self.msg;
         let removes =
             |e: &super::EditRec| e.kind != EditKind::Add && msg.bytes(e.name).eq_ignore_ascii_case(name);
@@ -142,7 +157,14 @@ impl<'r> Ctx<'r> {
     /// Like [`Ctx::fields`] but with every comma-separated element of the values
     /// (OWS trimmed, quoted commas kept), as HAProxy's `hdr()`.
     fn values(&self, which: Which, name: &[u8], f: &mut dyn FnMut(&'r [u8]) -> bool) -> bool {
-        self.fields(which, name, &mut |v| split_list(v).any(&mut *f))
+        self.fields(which, name, &mut |v| {
+            // Most values hold one element: skip the splitter.
+            if memchr::memchr2(b',', b'"', v).is_none() {
+                f(trim_ows(v))
+            } else {
+                split_list(v).any(&mut *f)
+            }
+        })
     }
 }
 
@@ -185,6 +207,9 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A userlist user: name and clear-text password (`None`: encrypted, never matches).
+pub(crate) type AuthUser = (Box<[u8]>, Option<Box<[u8]>>);
+
 /// What a fetch reads.
 #[derive(Debug, Clone)]
 pub(crate) enum Fetch {
@@ -220,7 +245,15 @@ pub(crate) enum Fetch {
     },
     Status,
     Nbsrv(String),
+    /// `var(<name>[,<default>])`.
+    Var {
+        name: Box<[u8]>,
+        default: Option<Box<[u8]>>,
+    },
     Const(ConstVal),
+    /// `http_auth(<userlist>)`: (user, clear-text password) pairs; encrypted ones are
+    /// kept with `None` and never match.
+    HttpAuth(Vec<AuthUser>),
     /// Known to HAProxy but not to ringlb: never a sample.
     Unsupported,
 }
@@ -305,6 +338,35 @@ impl Fetch {
                     Natural::Str,
                 ),
                 "status" => (Fetch::Status, Natural::Int),
+                "http_auth" => {
+                    let name = call.args.first().map(String::as_str).unwrap_or_default();
+                    let Some(ul) = c.userlists.iter().find(|u| u.name == name) else {
+                        return Err(format!("'http_auth': unknown userlist '{name}' (never matches)"));
+                    };
+                    let users = ul
+                        .users
+                        .iter()
+                        .map(|(u, p, insecure, _)| {
+                            (u.as_bytes().into(), insecure.then(|| p.as_bytes().into()))
+                        })
+                        .collect::<Vec<_>>();
+                    if ul.users.iter().any(|u| !u.2) {
+                        c.warn(format!(
+                            "userlist '{name}': encrypted passwords are not supported by ringlb: those users never match"
+                        ));
+                    }
+                    (Fetch::HttpAuth(users), Natural::Bool)
+                }
+                "var" => match call.args.first() {
+                    Some(n) => (
+                        Fetch::Var {
+                            name: n.trim().as_bytes().into(),
+                            default: arg_bytes(call, 1),
+                        },
+                        Natural::Str,
+                    ),
+                    None => return Err("'var' expects a variable name".into()),
+                },
                 "nbsrv" => match call.args.first() {
                     Some(b) => (Fetch::Nbsrv(b.clone()), Natural::Int),
                     None => return Err("'nbsrv' expects a backend name".into()),
@@ -393,7 +455,19 @@ impl Fetch {
         let req = ctx.req;
         Some(match self {
             Fetch::Path => Val::Str(ctx.path()?),
-            Fetch::Url => Val::Str(req?.url),
+            Fetch::Url => match (ctx.phase, ctx.msg.path()) {
+                // After set-path/replace-path: the new path and the query as sent.
+                (Phase::Request, Some(p)) => {
+                    fbuf.clear();
+                    fbuf.extend_from_slice(p);
+                    if let Some(q) = req?.query {
+                        fbuf.push(b'?');
+                        fbuf.extend_from_slice(q);
+                    }
+                    Val::Str(fbuf)
+                }
+                _ => Val::Str(req?.url),
+            },
             Fetch::Query => Val::Str(req?.query?),
             Fetch::Method => Val::Str(req?.method),
             Fetch::ReqVer => Val::Str(match req?.head.version {
@@ -446,6 +520,15 @@ impl Fetch {
             Fetch::Const(ConstVal::Str(s)) => Val::Str(s),
             Fetch::Const(ConstVal::Int(i)) => Val::Int(*i),
             Fetch::Const(ConstVal::Bool(b)) => Val::Bool(*b),
+            Fetch::HttpAuth(users) => {
+                let mut ok = false;
+                ctx.fields(Which::Req, b"authorization", &mut |v| {
+                    ok = basic_auth_matches(v, users);
+                    true
+                });
+                Val::Bool(ok)
+            }
+            Fetch::Var { name, default } => Val::Str(ctx.msg.var(name).or(default.as_deref())?),
             Fetch::Unsupported => return None,
         })
     }
@@ -504,6 +587,68 @@ fn nth_value<'r>(ctx: &Ctx<'r>, which: Which, name: &[u8], full: bool, n: usize)
     found
 }
 
+/// Longest `Authorization` credentials decoded, in bytes.
+const BASIC_AUTH_BYTES_MAX: usize = 1024;
+
+/// True when `v` is `Basic <base64(user:password)>` naming a user of `users` with that
+/// clear-text password.
+fn basic_auth_matches(v: &[u8], users: &[AuthUser]) -> bool {
+    let Some(b64) = v
+        .get(..6)
+        .filter(|s| s.eq_ignore_ascii_case(b"basic "))
+        .and_then(|_| v.get(6..))
+    else {
+        return false;
+    };
+    let mut buf = [0u8; BASIC_AUTH_BYTES_MAX];
+    let Some(n) = base64_decode(trim_ows(b64), &mut buf) else {
+        return false;
+    };
+    let cred = &buf[..n];
+    let Some(colon) = memchr::memchr(b':', cred) else {
+        return false;
+    };
+    let (user, pass) = (&cred[..colon], &cred[colon + 1..]);
+    users
+        .iter()
+        .any(|(u, p)| &**u == user && p.as_deref().is_some_and(|p| p == pass))
+}
+
+/// Decodes standard base64 (with `=` padding) into `out`; `None` when invalid or too long.
+fn base64_decode(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if !s.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut n = 0;
+    for chunk in s.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for &c in &chunk[..4 - pad] {
+            acc = acc << 6 | val(c)?;
+        }
+        acc <<= 6 * pad as u32;
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        for &b in &bytes[..3 - pad] {
+            *out.get_mut(n)? = b;
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
 /// First value of parameter `name` in a query string (`a=1&b=2`).
 pub(crate) fn url_param<'q>(query: &'q [u8], name: &[u8], delim: u8) -> Option<&'q [u8]> {
     query.split(|&b| b == delim).find_map(|kv| {
@@ -550,6 +695,12 @@ pub(crate) enum Conv {
     Rtrim(Box<[u8]>),
     UrlDec,
     Length,
+    /// `concat([<start>],[<var>],[<end>])`.
+    Concat {
+        start: Box<[u8]>,
+        var: Option<Box<[u8]>>,
+        end: Box<[u8]>,
+    },
     Bytes {
         offset: usize,
         len: Option<usize>,
@@ -573,6 +724,13 @@ impl Conv {
             "lower" => Conv::Lower,
             "upper" => Conv::Upper,
             "length" => Conv::Length,
+            "concat" => Conv::Concat {
+                start: arg(0).unwrap_or_default().as_bytes().into(),
+                var: arg(1)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.trim().as_bytes().into()),
+                end: arg(2).unwrap_or_default().as_bytes().into(),
+            },
             "url_dec" => Conv::UrlDec,
             "ltrim" => Conv::Ltrim(arg(0).unwrap_or(" ").as_bytes().into()),
             "rtrim" => Conv::Rtrim(arg(0).unwrap_or(" ").as_bytes().into()),
@@ -632,7 +790,7 @@ impl Conv {
 
     /// Applies the converter to `cur` (string input in `a` or a scalar), writing a
     /// string output into `a` again (using `b` as room). `None`: no sample.
-    fn apply(&self, cur: Cur, a: &mut Vec<u8>, b: &mut Vec<u8>, maps: Option<&MapSet>) -> Option<Cur> {
+    fn apply(&self, cur: Cur, a: &mut Vec<u8>, b: &mut Vec<u8>, ctx: &Ctx<'_>) -> Option<Cur> {
         let cur = match (cur, self) {
             (Cur::Int(i), Conv::Length) => return Some(Cur::Int(i64::from(decimal_len(i)))),
             (Cur::Str, _) => Cur::Str,
@@ -650,7 +808,7 @@ impl Conv {
             Conv::Map { name, kind, default } => {
                 let found = std::str::from_utf8(a)
                     .ok()
-                    .and_then(|s| maps?.lookup(name, *kind, s))
+                    .and_then(|s| ctx.maps?.lookup(name, *kind, s))
                     .map(str::as_bytes);
                 let v = found.or(default.as_deref())?;
                 b.clear();
@@ -679,6 +837,13 @@ impl Conv {
             Conv::Rtrim(set) => {
                 let n = a.iter().rev().take_while(|c| set.contains(c)).count();
                 a.truncate(a.len() - n);
+            }
+            Conv::Concat { start, var, end } => {
+                a.extend_from_slice(start);
+                if let Some(v) = var.as_deref().and_then(|n| ctx.msg.var(n)) {
+                    a.extend_from_slice(v);
+                }
+                a.extend_from_slice(end);
             }
             Conv::UrlDec => {
                 b.clear();
@@ -730,31 +895,35 @@ fn decimal_len(i: i64) -> u32 {
 /// The byte range of field `index` (1-based; negative from the end) and the `count`
 /// fields after it. `words` skips empty fields (`word`), otherwise `field`.
 fn field(s: &[u8], index: i64, delims: &[u8], count: i64, words: bool) -> Option<(usize, usize)> {
-    let is_d = |b: &u8| delims.contains(b);
-    // Collect field boundaries lazily: forward for positive index, backward otherwise.
-    let mut fields = s
-        .split(is_d)
-        .scan(0usize, |pos, part| {
-            let start = *pos;
-            *pos += part.len() + 1;
-            Some((start, start + part.len()))
-        })
-        .filter(|&(a, b)| !words || a < b);
-    let count = if count <= 0 { i64::MAX } else { count };
-    if index > 0 {
-        let first = fields.nth((index - 1) as usize)?;
-        let more = usize::try_from(count - 1).unwrap_or(usize::MAX);
-        let last = fields.take(more).last().unwrap_or(first);
-        Some((first.0, last.1))
+    // Field spans, walked again rather than collected (no allocation).
+    let fields = || {
+        s.split(|b| delims.contains(b))
+            .scan(0usize, |pos, part| {
+                let start = *pos;
+                *pos += part.len() + 1;
+                Some((start, start + part.len()))
+            })
+            .filter(|&(a, b)| !words || a < b)
+    };
+    let more = if count <= 0 {
+        usize::MAX
     } else {
-        let all: Vec<(usize, usize)> = fields.collect();
-        let from_end = (-index) as usize;
-        let i = all.len().checked_sub(from_end)?;
-        let first = all.get(i)?;
-        let last_i = (i as i64 + count - 1).min(all.len() as i64 - 1) as usize;
-        let last = all.get(last_i)?;
-        Some((first.0, last.1))
-    }
+        usize::try_from(count - 1).unwrap_or(usize::MAX)
+    };
+    // 0-based positions of the first and last field returned.
+    let (first, last) = if index > 0 {
+        let first = usize::try_from(index - 1).ok()?;
+        (first, first.saturating_add(more))
+    } else {
+        // From the end, `count` fields going left (HAProxy's `field`).
+        let total = fields().count();
+        let last = total.checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?;
+        (last.saturating_sub(more), last)
+    };
+    let mut it = fields().skip(first);
+    let a = it.next()?;
+    let b = it.take(last - first).last().unwrap_or(a);
+    Some((a.0, b.1))
 }
 
 /// `regsub`: replaces the first (or every, `global`) match of `re` in `s` with `subst`,
@@ -870,13 +1039,12 @@ impl CSample {
         if self.convs.is_empty() {
             return self.fetch.each(ctx, fbuf, true, f);
         }
-        let maps = ctx.maps;
         let [a, b] = conv;
         self.fetch.each(
             ctx,
             fbuf,
             true,
-            &mut |v| match convert(&self.convs, v, a, b, maps) {
+            &mut |v| match convert(&self.convs, v, a, b, ctx) {
                 Some(out) => f(out),
                 None => false,
             },
@@ -891,7 +1059,7 @@ impl CSample {
             return Some(v);
         }
         let [a, b] = conv;
-        convert(&self.convs, v, a, b, ctx.maps)
+        convert(&self.convs, v, a, b, ctx)
     }
 }
 
@@ -900,7 +1068,7 @@ fn convert<'a>(
     v: Val<'_>,
     a: &'a mut Vec<u8>,
     b: &mut Vec<u8>,
-    maps: Option<&MapSet>,
+    ctx: &Ctx<'_>,
 ) -> Option<Val<'a>> {
     let mut cur = match v {
         Val::Str(s) => {
@@ -913,7 +1081,7 @@ fn convert<'a>(
         Val::Ip(ip) => Cur::Ip(ip),
     };
     for c in convs {
-        cur = c.apply(cur, a, b, maps)?;
+        cur = c.apply(cur, a, b, ctx)?;
     }
     Some(match cur {
         Cur::Str => Val::Str(a),
@@ -1086,6 +1254,9 @@ mod tests {
         assert_eq!(get(3, 1, false), Some(&b""[..]));
         assert_eq!(get(3, 1, true), Some(&b"c"[..]));
         assert_eq!(get(-1, 1, false), Some(&b"d"[..]));
+        assert_eq!(get(-1, 2, false), Some(&b"c/d"[..]));
+        assert_eq!(get(-2, 0, false), Some(&b"a/b//c"[..]));
+        assert_eq!(get(1, 0, false), Some(&b"a/b//c/d"[..]));
         assert_eq!(get(2, 2, true), Some(&b"b//c"[..]));
         assert_eq!(get(9, 1, false), None);
         assert_eq!(get(-9, 1, false), None);
@@ -1105,6 +1276,28 @@ mod tests {
         regsub(&re, b"x ab-12 cd-3", br"\2:\1", true, &mut out);
         assert_eq!(out, b"x 12:ab 3:cd");
         assert_eq!(decimal_len(-120), 4);
+        let mut b = [0u8; 16];
+        assert_eq!(
+            base64_decode(b"YWxpY2U6cHc=", &mut b).map(|n| &b[..n]),
+            Some(&b"alice:pw"[..])
+        );
+        assert_eq!(base64_decode(b"YQ==", &mut b).map(|n| &b[..n]), Some(&b"a"[..]));
+        for bad in [
+            &b"YQ="[..],
+            b"Y===",
+            b"Y!==",
+            b"YWxpY2U6cHdYWxpY2U6cHdYWxpY2U6cHd=",
+        ] {
+            assert_eq!(base64_decode(bad, &mut b), None, "{bad:?}");
+        }
+        let users = vec![
+            (Box::from(&b"alice"[..]), Some(Box::from(&b"pw"[..]))),
+            (Box::from(&b"bob"[..]), None),
+        ];
+        assert!(basic_auth_matches(b"Basic YWxpY2U6cHc=", &users));
+        assert!(basic_auth_matches(b"basic  YWxpY2U6cHc=", &users));
+        assert!(!basic_auth_matches(b"Bearer YWxpY2U6cHc=", &users));
+        assert!(!basic_auth_matches(b"Basic Ym9iOg==", &users));
         assert_eq!(
             unmap_v4("::ffff:10.0.0.1".parse().unwrap()),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
