@@ -84,9 +84,23 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
     let maps = Arc::new(Maps::default());
     let mut backends = Vec::new();
     let mut backend_rules = HashMap::new();
+    let mut backend_errorfiles = HashMap::new();
     for p in cfg.backends().filter(|p| !p.disabled) {
         if let Some(b) = backend(&mut ctx, p) {
             backends.push(b);
+        }
+        if p.mode == model::Mode::Http && !p.errorfiles.is_empty() {
+            let mut files = Vec::new();
+            for e in &p.errorfiles {
+                match read_small_file(&e.path) {
+                    Ok(data) => files.push((e.status, data.into())),
+                    Err(why) => ctx.alert(
+                        &p.place,
+                        format!("backend '{}': errorfile {}: {why}", p.name, e.status),
+                    ),
+                }
+            }
+            backend_errorfiles.insert(p.name.clone(), files);
         }
         if p.mode == model::Mode::Http {
             match ProxyRules::compile(p, &maps) {
@@ -122,6 +136,7 @@ pub fn plan(cfg: &Config, fd_limit: u64) -> Result<Built, Vec<Diagnostic>> {
         snapshot: Snapshot::new(1),
         maps,
         backend_rules,
+        backend_errorfiles,
     };
     match Snapshot::from_config(plan.thread_count(), &backends) {
         Ok(s) => plan.snapshot = s,

@@ -32,7 +32,7 @@
 //! scratch `Vec`, and the rules keep their own reused scratch.
 //!
 //! What this module does not do: TLS, HTTP/2, compression, caching, `tarpit` delays
-//! (answered at once), `option abortonclose`, a backend's own `errorfile`s.
+//! (answered at once), `option abortonclose`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -426,6 +426,23 @@ impl HttpConn {
         out.push(self.ctx.io);
         out.push(self.srx.io);
         out.push(self.stx.io);
+    }
+
+    /// Buffer bookkeeping that must hold between events.
+    fn check(&self) {
+        debug_assert!(
+            self.crx.start <= self.cfwd && self.cfwd <= self.crx.end && self.crx.end <= self.crx.cap()
+        );
+        debug_assert!(
+            self.srx.start <= self.sfwd && self.sfwd <= self.srx.end && self.srx.end <= self.srx.cap()
+        );
+        debug_assert!(self.ctx.start <= self.ctx.end && self.stx.start <= self.stx.end);
+        debug_assert!(!(self.c_recv && self.s_send == Some(Src::Rx)), "crx lent twice");
+        debug_assert!(!(self.s_recv && self.c_send == Some(Src::Rx)), "srx lent twice");
+        debug_assert!(
+            self.server.is_some() || !(self.s_recv || self.s_send.is_some()),
+            "server ops without a server"
+        );
     }
 
     /// Idle between requests: no transaction, no request byte received.
@@ -898,10 +915,15 @@ impl Worker {
         }
         let connected = h.txn.connected.is_some();
         let close = errors::always_closes(status) || !matches!(h.req_st, Msg::Done) || !h.keep_client;
-        let custom = self
+        let be_file = conn
+            .backend
+            .as_ref()
+            .and_then(|b| self.shared.plan.backend_errorfiles.get(&*b.name))
+            .and_then(|files| files.iter().find(|(s, _)| *s == status));
+        let fe_file = self
             .fe_http(fe)
-            .and_then(|p| p.errorfiles.iter().find(|(s, _)| *s == status))
-            .map(|(_, b)| b.clone());
+            .and_then(|p| p.errorfiles.iter().find(|(s, _)| *s == status));
+        let custom = be_file.or(fe_file).map(|(_, b)| b.clone());
         self.head_out.clear();
         match custom {
             Some(b) => self.head_out.extend_from_slice(&b),
@@ -1034,6 +1056,7 @@ impl Worker {
         if h.phase == Phase::Closing {
             return false;
         }
+        h.check();
         // A new request head.
         if matches!(h.req_st, Msg::Head) && matches!(h.resp_st, Msg::Idle) {
             match self.h1_head(key, stopping) {
@@ -1168,6 +1191,7 @@ impl Worker {
                         return self.h1_server_failed(key);
                     }
                     h.srx.clear();
+                    h.sfwd = 0;
                     if self
                         .ring
                         .recv_at(srv_fd(h), &mut h.srx.io, 0, ud(key, TAG_S_RECV))
@@ -1311,6 +1335,7 @@ impl Worker {
         }
         if h.crx.is_empty() {
             h.crx.clear();
+            h.cfwd = 0;
             if h.c_eof {
                 return HeadOutcome::Close;
             }

@@ -60,6 +60,9 @@ impl PartialEq for LoggerRef {
 
 impl Eq for LoggerRef {}
 
+/// `errorfile <code> <file>` lines of one proxy: status and the whole response, loaded at start.
+pub type ErrorFiles = Vec<(u16, Arc<[u8]>)>;
+
 /// `option http-keep-alive` / `http-server-close` / `httpclose`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnMode {
@@ -109,7 +112,7 @@ pub struct HttpPlan {
     /// `timeout http-keep-alive`: longest idle wait for the next request.
     pub timeout_http_keep_alive: Option<Duration>,
     /// `errorfile <code> <file>`: whole responses replacing the defaults, loaded at start.
-    pub errorfiles: Vec<(u16, Arc<[u8]>)>,
+    pub errorfiles: ErrorFiles,
     /// Head limits (`tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`).
     pub limits: HttpLimits,
     /// Compiled ACLs, `http-request`/`http-response` rules and `use_backend` switching.
@@ -159,6 +162,9 @@ pub struct Plan {
     /// Compiled rules of HTTP backends by name (`http-request` after routing,
     /// `http-response`, `option forwardfor`); backends added at run time have none.
     pub backend_rules: std::collections::HashMap<String, Arc<ProxyRules>>,
+    /// `errorfile`s of HTTP backends by name: used for errors once a request was routed
+    /// there, before the frontend's.
+    pub backend_errorfiles: std::collections::HashMap<String, ErrorFiles>,
 }
 
 /// Why a plan cannot run.
@@ -200,12 +206,6 @@ pub enum PlanError {
     /// The tables refused the backends.
     #[error(transparent)]
     Table(#[from] TableError),
-    /// HTTP mode is not implemented yet.
-    #[error("frontend '{frontend}': mode http is not supported by this engine yet")]
-    HttpUnsupported {
-        /// Frontend name.
-        frontend: String,
-    },
     /// Zero maxconn would never accept.
     #[error("maxconn must be at least 1 (got {maxconn} in '{scope}')")]
     ZeroMaxconn {
@@ -241,6 +241,7 @@ impl Plan {
             snapshot: Snapshot::new(1),
             maps: Arc::default(),
             backend_rules: Default::default(),
+            backend_errorfiles: Default::default(),
         })
     }
 
@@ -283,6 +284,7 @@ impl Plan {
             snapshot: Snapshot::new(1),
             maps: Arc::default(),
             backend_rules: Default::default(),
+            backend_errorfiles: Default::default(),
         };
         plan.snapshot = Snapshot::from_config(plan.thread_count(), &[be])?;
         Ok(plan)

@@ -425,14 +425,24 @@ fn errors_503_502_504_408_and_errorfile() {
         b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 6\r\n\r\ncustom",
     )
     .expect("write");
+    let bef = dir.join("503-be.http");
+    std::fs::write(
+        &bef,
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 7\r\n\r\nbackend",
+    )
+    .expect("write");
     let text = format!(
         "defaults\n    mode http\n    timeout connect 500ms\n    timeout client 5s\n    timeout server 400ms\n    timeout http-request 300ms\n    retries 1\n\
 frontend dead\n    bind 127.0.0.1:0\n    default_backend nowhere\n\
 frontend custom\n    bind 127.0.0.1:0\n    errorfile 503 {}\n    default_backend nowhere\n\
 frontend live\n    bind 127.0.0.1:0\n    default_backend live\n\
+frontend custom_be\n    bind 127.0.0.1:0\n    errorfile 503 {}\n    default_backend nowhere_custom\n\
 backend nowhere\n    server gone {dead}\n\
+backend nowhere_custom\n    errorfile 503 {}\n    server gone {dead}\n\
 backend live\n    server a {}\n",
         ef.display(),
+        ef.display(),
+        bef.display(),
         a.addr
     );
     let (h, fe) = start(&text);
@@ -443,6 +453,12 @@ backend live\n    server a {}\n",
     assert!(t0.elapsed() < Duration::from_secs(5));
     let r = get(fe[1], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("errorfile");
     assert_eq!((r.status, &r.body[..]), (503, &b"custom"[..]));
+    let r = get(fe[3], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("backend errorfile");
+    assert_eq!(
+        (r.status, &r.body[..]),
+        (503, &b"backend"[..]),
+        "the backend's errorfile wins"
+    );
     let r = get(fe[2], b"GET /bad HTTP/1.1\r\nHost: x\r\n\r\n").expect("502");
     assert_eq!(r.status, 502);
     let r = get(fe[2], b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").expect("504");
