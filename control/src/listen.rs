@@ -537,8 +537,17 @@ const TCP_BACKLOG: i32 = 128;
 /// worker binds the same address while the old one still holds it, as HAProxy's workers do.
 fn bind_tcp(a: &SocketAddr) -> io::Result<TcpListener> {
     use rustix::net::{sockopt, AddressFamily, SocketType};
-    let family = if a.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, rustix::net::SocketFlags::CLOEXEC, None)?;
+    let family = if a.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?;
     sockopt::set_socket_reuseaddr(&fd, true)?;
     sockopt::set_socket_reuseport(&fd, true)?;
     rustix::net::bind(&fd, a)?;

@@ -384,8 +384,14 @@ impl Backend {
         // threads (smooth WRR would only alternate within each thread).
         if let Some(first) = cands.first().and_then(|&i| self.servers.get(i)) {
             let w = first.weight();
-            if cands.iter().all(|&i| self.servers.get(i).is_some_and(|s| s.weight() == w)) {
-                let n = self.rt.rr_cursor.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if cands
+                .iter()
+                .all(|&i| self.servers.get(i).is_some_and(|s| s.weight() == w))
+            {
+                let n = self
+                    .rt
+                    .rr_cursor
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let k = usize::try_from(n % cands.len() as u64).unwrap_or(0);
                 return cands.get(k).copied();
             }

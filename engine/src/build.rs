@@ -502,13 +502,19 @@ fn backend(ctx: &mut Ctx, p: &Proxy) -> Option<BackendConfig> {
 fn unsupported_global(ctx: &mut Ctx, g: &model::Global) {
     let nowhere = Place::default();
     let mut note = |what: &str, why: &str| {
-        ctx.warn(&nowhere, format!("global '{what}' is accepted but not active in ringlb yet: {why}"));
+        ctx.warn(
+            &nowhere,
+            format!("global '{what}' is accepted but not active in ringlb yet: {why}"),
+        );
     };
     if g.daemon {
         note("daemon", "ringlb stays in the foreground (use -D to daemonize)");
     }
     if g.user.is_some() || g.uid.is_some() || g.group.is_some() || g.gid.is_some() {
-        note("user/group", "the process keeps the user and group it was started with");
+        note(
+            "user/group",
+            "the process keeps the user and group it was started with",
+        );
     }
     if g.chroot.is_some() {
         note("chroot", "the process does not change its root directory");
@@ -546,6 +552,36 @@ fn unsupported(ctx: &mut Ctx, p: &Proxy) {
     }
     if p.stick_table.is_some() || !p.stick_rules.is_empty() {
         note(&p.place, "'stick-table'/'stick'");
+    }
+}
+
+/// Every address the config's frontends listen on, without building the rest of the plan
+/// (no name resolution of servers, no log thread): what a master binds once for its
+/// workers. Errors name the `bind` line.
+pub fn listen_addrs(cfg: &Config) -> Result<Vec<SocketAddr>, Vec<Diagnostic>> {
+    let mut ctx = Ctx {
+        alerts: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for p in cfg.frontends().filter(|p| !p.disabled) {
+        for b in &p.binds {
+            match bind_addrs(&b.addr) {
+                Ok(addrs) => {
+                    for a in addrs {
+                        if !out.contains(&a) {
+                            out.push(a);
+                        }
+                    }
+                }
+                Err(why) => ctx.alert(&b.place, format!("'bind {}' : {why}", b.addr)),
+            }
+        }
+    }
+    if ctx.alerts.is_empty() {
+        Ok(out)
+    } else {
+        Err(ctx.alerts)
     }
 }
 

@@ -106,11 +106,11 @@ fn check(opts: &cli::Options) -> ExitCode {
 /// The master's view of the configuration: programs, the addresses it binds once for every
 /// worker, and its stop and reload limits.
 fn master_config(opts: &cli::Options) -> Result<master::MasterConfig, Vec<String>> {
-    let loaded = config::load(&opts.configs)
-        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
-    let fd_limit = engine::sys::nofile_limit().unwrap_or(1024);
-    let built = engine::build::plan(&loaded.config, fd_limit)
-        .map_err(|diags| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
+    // The master stays single-threaded and does no name resolution: it reads the config
+    // and its listening addresses only; the worker builds (and checks) the rest.
+    let strings = |diags: Vec<Diagnostic>| diags.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    let loaded = config::load(&opts.configs).map_err(strings)?;
+    let listeners = engine::build::listen_addrs(&loaded.config).map_err(strings)?;
     let g = &loaded.config.global;
     Ok(master::MasterConfig {
         programs: loaded
@@ -125,15 +125,10 @@ fn master_config(opts: &cli::Options) -> Result<master::MasterConfig, Vec<String
                 start_on_reload: p.start_on_reload,
             })
             .collect(),
-        listeners: worker::listen_addrs(&built.plan),
+        listeners,
         hard_stop_after: g.hard_stop_after,
         max_reloads: g.mworker_max_reloads,
-        startup_warnings: loaded
-            .warnings
-            .iter()
-            .chain(&built.warnings)
-            .map(|d| d.to_string())
-            .collect(),
+        startup_warnings: loaded.warnings.iter().map(|d| d.to_string()).collect(),
     })
 }
 

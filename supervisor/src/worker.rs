@@ -48,19 +48,6 @@ pub fn plan(cfg: &Config, quiet: bool) -> Result<Plan, ExitCode> {
     }
 }
 
-/// Every address the plan listens on: what the master binds once for all workers.
-pub fn listen_addrs(plan: &Plan) -> Vec<SocketAddr> {
-    let mut out: Vec<SocketAddr> = Vec::new();
-    for fe in &plan.frontends {
-        for a in &fe.binds {
-            if !out.contains(a) {
-                out.push(*a);
-            }
-        }
-    }
-    out
-}
-
 /// Matches inherited sockets to the plan's frontends by address. An address the master did
 /// not pass (it should not happen: both read the same config) is bound here.
 fn inherited_listeners(plan: &Plan, fds: Vec<(SocketAddr, OwnedFd)>) -> Result<Vec<Listener>> {
